@@ -1,0 +1,92 @@
+/* oneway: the in-memory index of the overlay: block -> where it lives.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ *
+ * Two parts.  Single blocks (written data, or zeroes from small zero
+ * and trim requests) live in a hash table split into shards, each with
+ * its own lock, so parallel requests rarely meet.  Large zeroed or
+ * trimmed ranges (mkfs discarding a whole disk) live in an interval
+ * list, so that they cost memory per range, not per block.
+ *
+ * Every entry carries the log offset of the record it came from, and
+ * the newer record always wins, whatever order racing requests apply
+ * theirs in.  So the index always equals what replaying the log gives,
+ * which is what makes a restart show the same view (promise 3).
+ */
+#ifndef ONEWAY_INDEX_H
+#define ONEWAY_INDEX_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "oneway/sbitmap.h"
+
+enum ow_loc_kind { OW_LOC_BASE, OW_LOC_ZERO, OW_LOC_DATA };
+
+struct ow_loc {
+  enum ow_loc_kind kind;
+  uint64_t offset;              /* DATA: of the stored bytes; ZERO: of the record */
+  uint32_t length;              /* DATA: stored length */
+  bool lz4;
+};
+
+/* Ranges at least this long go to the interval list. */
+#define OW_ZERO_RANGE_MIN 256
+
+#define OW_INDEX_SHARDS 64
+
+struct ow_index_shard;
+struct ow_zrange { uint64_t start, end, offset; };
+
+struct ow_index {
+  uint64_t nblocks;
+  struct ow_index_shard *shards;
+  /* Filter: a block that was never given an entry needs no hash probe;
+   * this keeps reads of base data, the most common request, cheap. */
+  struct ow_sbitmap has_entry;
+  pthread_rwlock_t zlock;
+  struct ow_zrange *zranges;    /* sorted, disjoint */
+  size_t nzranges, zcap;
+  atomic_bool any_zranges;
+  _Atomic uint64_t live_bytes;  /* stored bytes still referenced */
+};
+
+int ow_index_init (struct ow_index *ix, uint64_t nblocks);
+void ow_index_free (struct ow_index *ix);
+
+void ow_index_lookup (struct ow_index *ix, uint64_t block, struct ow_loc *loc);
+
+/* Record that block now lives at loc (DATA or ZERO), unless the index
+ * already has something newer for it.  -1 on ENOMEM. */
+int ow_index_set (struct ow_index *ix, uint64_t block, const struct ow_loc *loc);
+
+/* count blocks from first read as zeroes, per the record at offset. */
+int ow_index_set_zero_range (struct ow_index *ix, uint64_t first,
+                             uint64_t count, uint64_t offset);
+
+/* Single-block entries, in no particular order; shards are locked one
+ * at a time, so run this only when nothing writes (offline, or close). */
+int ow_index_for_each_block (struct ow_index *ix,
+                             int (*fn) (void *opaque, uint64_t block,
+                                        const struct ow_loc *loc),
+                             void *opaque);
+
+/* The interval list, sorted (same caveat). */
+int ow_index_for_each_zrange (struct ow_index *ix,
+                              int (*fn) (void *opaque, uint64_t first,
+                                         uint64_t count, uint64_t offset),
+                              void *opaque);
+
+uint64_t ow_index_block_entries (struct ow_index *ix);
+
+/* Bytes of memory the index uses, for the benchmark's per-block cost. */
+uint64_t ow_index_memory (struct ow_index *ix);
+
+/* Packing of a location into 64 bits, as the hash table and the
+ * checkpoint store it: offset 46 bits, length 17 bits, lz4 1 bit. */
+#define OW_LOC_MAX_OFFSET ((UINT64_C (1) << 46) - 1)
+uint64_t ow_loc_pack (const struct ow_loc *loc);
+void ow_loc_unpack (uint64_t v, struct ow_loc *loc);
+
+#endif

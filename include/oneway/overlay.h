@@ -1,0 +1,96 @@
+/* oneway: the overlay engine, shared by the plugin and the merge tool.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ *
+ * An overlay is one file holding the SEE's writes to a base disk as
+ * an append-only log of checksummed records (docs/overlay-format.md),
+ * plus the read set.  This is the only code that reads or writes that
+ * format.
+ */
+#ifndef ONEWAY_OVERLAY_H
+#define ONEWAY_OVERLAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "oneway/format.h"
+
+struct ow_overlay;
+
+/* The overlay file as the engine sees it.  The default is a plain file;
+ * tests substitute one that can fail or "lose power" at any write. */
+struct ow_file_ops {
+  int (*pread) (void *h, void *buf, size_t count, uint64_t offset);
+  int (*pwritev) (void *h, const struct iovec *iov, int iovcnt, uint64_t offset);
+  int (*sync) (void *h);
+  int (*truncate) (void *h, uint64_t size);
+  int (*size) (void *h, uint64_t *size);
+};
+
+struct ow_open_params {
+  const char *overlay;          /* path (or a label when ops is set) */
+  const char *base;             /* NULL: the one named in the header */
+  bool writable;                /* exclusive; creates the overlay if missing */
+  bool no_base;                 /* read-only tools that need no base data */
+  uint32_t block_size;          /* 0: 4096 for a new overlay, else must match */
+  int compress;                 /* enum ow_compress, or -1 for lz4 */
+  int track_reads;              /* 0, 1, or -1 for yes */
+  uint64_t max_size;            /* 0: unlimited */
+  const struct ow_file_ops *ops; /* NULL: the file at overlay */
+  void *ops_handle;
+};
+
+int ow_open (const struct ow_open_params *p, struct ow_overlay **out);
+
+/* Flush, write the index checkpoint, mark clean, release the lock.
+ * Returns -1 if any of that failed (the data is still safe: the next
+ * open recovers from the log). */
+int ow_close (struct ow_overlay *ov);
+
+/* The SEE view.  All are thread-safe and may run in parallel. */
+uint64_t ow_size (const struct ow_overlay *ov);
+uint32_t ow_block_size (const struct ow_overlay *ov);
+int ow_pread (struct ow_overlay *ov, void *buf, uint64_t count, uint64_t offset);
+int ow_pwrite (struct ow_overlay *ov, const void *buf, uint64_t count,
+               uint64_t offset, bool fua);
+/* Zero and trim are the same for us: the range reads back as zeroes. */
+int ow_zero (struct ow_overlay *ov, uint64_t count, uint64_t offset, bool fua);
+int ow_flush (struct ow_overlay *ov);
+
+/* Describe [offset, offset + count) as extents; fn is called in order
+ * with runs that are data or read as zeroes (hole). */
+int ow_extents (struct ow_overlay *ov, uint64_t count, uint64_t offset,
+                int (*fn) (void *opaque, uint64_t offset, uint64_t length,
+                           bool hole),
+                void *opaque);
+
+/* What the merge tool reports. */
+struct ow_info {
+  struct ow_header header;      /* as found when opened */
+  bool was_clean;               /* closed cleanly before this open */
+  bool used_checkpoint;         /* index came from the checkpoint */
+  uint64_t file_size;
+  uint64_t log_end;             /* end of the last good record */
+  uint64_t torn_bytes;          /* after log_end: dropped by recovery */
+  uint64_t live_bytes;          /* stored data the index still uses */
+  uint64_t data_blocks;         /* blocks with stored data */
+  uint64_t zero_blocks;         /* blocks that read as zeroes */
+  uint64_t written_blocks;      /* data + zero: the written set */
+  uint64_t read_blocks;         /* the read set */
+  uint64_t index_memory;
+};
+
+int ow_get_info (struct ow_overlay *ov, struct ow_info *info);
+
+/* The written set and the read set as sorted, merged ranges of blocks. */
+int ow_written_ranges (struct ow_overlay *ov,
+                       int (*fn) (void *opaque, uint64_t first, uint64_t count),
+                       void *opaque);
+int ow_read_ranges (struct ow_overlay *ov,
+                    int (*fn) (void *opaque, uint64_t first, uint64_t count),
+                    void *opaque);
+
+/* Used by tests to check a block's kind: 'b'ase, 'z'ero or 'd'ata. */
+char ow_block_kind (struct ow_overlay *ov, uint64_t block);
+
+#endif

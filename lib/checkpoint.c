@@ -1,0 +1,121 @@
+/* oneway: writing the index checkpoint at a clean close.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ *
+ * The next open then loads the index in one sequential read instead of
+ * replaying the whole log.  The checkpoint is appended after the last
+ * record and only trusted once the header, written after a sync, says
+ * the overlay is clean and points at it; the next writer truncates it
+ * away before appending (overlay.c: prepare_for_writing).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <lz4.h>
+#include <stdlib.h>
+
+#include "oneway/crc32c.h"
+#include "oneway/error.h"
+#include "overlay-internal.h"
+
+#define PART_ITEMS 65536
+
+struct part {
+  struct ow_overlay *ov;
+  uint8_t *buf;
+  uint32_t n;
+  size_t isize;
+  uint8_t flags;
+};
+
+static int
+emit_part (struct part *pt)
+{
+  size_t raw = (size_t) pt->n * pt->isize;
+  int bound = LZ4_compressBound (raw);
+  char *comp;
+  int clen;
+  struct ow_record rec = { .type = OW_REC_CHECKPOINT, .flags = pt->flags | OW_REC_FLAG_LZ4,
+                           .count = pt->n, .block = raw };
+  struct iovec iov;
+  uint64_t off;
+
+  if (pt->n == 0)
+    return 0;
+  comp = malloc (bound);
+  if (!comp)
+    return -1;
+  clen = LZ4_compress_default ((const char *) pt->buf, comp, raw, bound);
+  if (clen <= 0) {
+    free (comp);
+    errno = EIO;
+    return -1;
+  }
+  rec.payload_length = clen;
+  rec.payload_crc = ow_crc32c (pt->ov->salt, comp, clen);
+  iov = (struct iovec) { comp, clen };
+  int r = ow_log_append (pt->ov, &rec, NULL, 0, &iov, 1, true, &off);
+  free (comp);
+  pt->n = 0;
+  return r;
+}
+
+static int
+add_block (void *opaque, uint64_t block, const struct ow_loc *loc)
+{
+  struct part *pt = opaque;
+  uint8_t *it = pt->buf + pt->n * pt->isize;
+
+  ow_put_le64 (it, block);
+  ow_put_le64 (it + 8, ow_loc_pack (loc));
+  return ++pt->n == PART_ITEMS ? emit_part (pt) : 0;
+}
+
+static int
+add_zrange (void *opaque, uint64_t first, uint64_t count, uint64_t offset)
+{
+  struct part *pt = opaque;
+  uint8_t *it = pt->buf + pt->n * pt->isize;
+
+  ow_put_le64 (it, first);
+  ow_put_le64 (it + 8, count);
+  ow_put_le64 (it + 16, offset);
+  return ++pt->n == PART_ITEMS ? emit_part (pt) : 0;
+}
+
+/* Caller holds flush_lock, has flushed, and nothing else writes. */
+int
+ow_write_checkpoint (struct ow_overlay *ov)
+{
+  uint64_t start = atomic_load (&ov->tail), end = start;
+  struct part pt = { .ov = ov, .isize = 16 };
+  int r = -1;
+
+  pt.buf = malloc ((size_t) PART_ITEMS * 24);
+  if (!pt.buf)
+    return -1;
+  if (ow_index_for_each_block (&ov->index, add_block, &pt) || emit_part (&pt))
+    goto out;
+  pt.isize = 24;
+  pt.flags = OW_CKPT_ZRANGES;
+  if (ow_index_for_each_zrange (&ov->index, add_zrange, &pt) || emit_part (&pt))
+    goto out;
+  if (ow_append_readset (ov, true, &end) == -1)
+    goto out;
+  end = atomic_load (&ov->tail);
+  if (ow_file_sync (ov) == -1)
+    goto out;
+  ov->header.flags |= OW_HDR_CLEAN;
+  ov->header.log_end = start;
+  ov->header.durable_end = start;
+  ov->header.checkpoint_offset = start;
+  ov->header.checkpoint_length = end - start;
+  if (ow_write_header (ov) == -1 || ow_file_sync (ov) == -1)
+    goto out;
+  r = 0;
+ out:
+  if (r == -1)
+    ow_error ("overlay %s: cannot write the index checkpoint (%m); "
+              "nothing is lost, the next open replays the log instead", ov->path);
+  free (pt.buf);
+  return r;
+}

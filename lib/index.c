@@ -1,0 +1,480 @@
+/* oneway: the in-memory index of the overlay.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ *
+ * Locking: a single-block update holds its shard's lock and, inside
+ * it, reads the interval list under its read lock.  A range update
+ * takes the interval list's write lock alone, then the shard locks one
+ * at a time.  No path holds the write lock and a shard lock together,
+ * so the two orders cannot deadlock, and because the range update
+ * removes older single-block entries only after publishing the range,
+ * a racing single-block update either sees the range (and yields if
+ * older) or lands first (and is removed if older).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oneway/index.h"
+
+/* Hash table slot: key is block + 1 so that 0 means empty. */
+struct slot {
+  uint64_t key;
+  uint64_t val;
+};
+
+struct ow_index_shard {
+  pthread_mutex_t lock;
+  struct slot *slots;
+  size_t cap, count;
+} __attribute__((aligned (64)));
+
+/* Grow at 80% full by half again: the table then stays between 53% and
+ * 80% full, 20 to 30 bytes per entry, and probes stay short. */
+#define MAX_LOAD_NUM 4
+#define MAX_LOAD_DEN 5
+#define MIN_CAP 64
+
+uint64_t
+ow_loc_pack (const struct ow_loc *loc)
+{
+  return loc->offset << 18 | (uint64_t) (loc->kind == OW_LOC_DATA ? loc->length : 0) << 1
+    | (loc->lz4 ? 1 : 0);
+}
+
+void
+ow_loc_unpack (uint64_t v, struct ow_loc *loc)
+{
+  loc->offset = v >> 18;
+  loc->length = (v >> 1) & 0x1ffff;
+  loc->lz4 = v & 1;
+  loc->kind = loc->length ? OW_LOC_DATA : OW_LOC_ZERO;
+}
+
+static inline uint64_t
+loc_offset (uint64_t v)
+{
+  return v >> 18;
+}
+
+static inline uint64_t
+loc_length (uint64_t v)
+{
+  return (v >> 1) & 0x1ffff;
+}
+
+/* splitmix64's finaliser: consecutive blocks spread over all shards. */
+static inline uint64_t
+mix (uint64_t x)
+{
+  x ^= x >> 30;
+  x *= UINT64_C (0xbf58476d1ce4e5b9);
+  x ^= x >> 27;
+  x *= UINT64_C (0x94d049bb133111eb);
+  x ^= x >> 31;
+  return x;
+}
+
+static inline struct ow_index_shard *
+shard_of (struct ow_index *ix, uint64_t h)
+{
+  return &ix->shards[h % OW_INDEX_SHARDS];
+}
+
+static inline size_t
+home (uint64_t h, size_t cap)
+{
+  return (size_t) (((unsigned __int128) h * cap) >> 64);
+}
+
+int
+ow_index_init (struct ow_index *ix, uint64_t nblocks)
+{
+  memset (ix, 0, sizeof *ix);
+  ix->nblocks = nblocks;
+  if (ow_sbitmap_init (&ix->has_entry, nblocks, false) == -1)
+    return -1;
+  ix->shards = aligned_alloc (64, OW_INDEX_SHARDS * sizeof *ix->shards);
+  if (!ix->shards) {
+    ow_sbitmap_free (&ix->has_entry);
+    return -1;
+  }
+  memset (ix->shards, 0, OW_INDEX_SHARDS * sizeof *ix->shards);
+  for (int i = 0; i < OW_INDEX_SHARDS; i++)
+    pthread_mutex_init (&ix->shards[i].lock, NULL);
+  pthread_rwlock_init (&ix->zlock, NULL);
+  return 0;
+}
+
+void
+ow_index_free (struct ow_index *ix)
+{
+  if (ix->shards) {
+    for (int i = 0; i < OW_INDEX_SHARDS; i++) {
+      pthread_mutex_destroy (&ix->shards[i].lock);
+      free (ix->shards[i].slots);
+    }
+    free (ix->shards);
+    pthread_rwlock_destroy (&ix->zlock);
+  }
+  ow_sbitmap_free (&ix->has_entry);
+  free (ix->zranges);
+  memset (ix, 0, sizeof *ix);
+}
+
+/* Position of key in the shard's table, or of the empty slot where it
+ * would go.  The table is never full. */
+static size_t
+probe (const struct ow_index_shard *s, uint64_t key, uint64_t h)
+{
+  size_t i = home (h, s->cap);
+
+  while (s->slots[i].key && s->slots[i].key != key)
+    if (++i == s->cap)
+      i = 0;
+  return i;
+}
+
+static int
+grow (struct ow_index_shard *s)
+{
+  size_t cap = s->cap < MIN_CAP ? MIN_CAP : s->cap + s->cap / 2;
+  struct slot *old = s->slots, *slots = calloc (cap, sizeof *slots);
+  size_t oldcap = s->cap;
+
+  if (!slots)
+    return -1;
+  s->slots = slots;
+  s->cap = cap;
+  for (size_t i = 0; i < oldcap; i++)
+    if (old[i].key)
+      s->slots[probe (s, old[i].key, mix (old[i].key - 1))] = old[i];
+  free (old);
+  return 0;
+}
+
+/* Linear-probing deletion without tombstones: pull later members of
+ * the cluster back over the hole if their home allows it. */
+static void
+delete_at (struct ow_index_shard *s, size_t i)
+{
+  size_t j = i;
+
+  for (;;) {
+    if (++j == s->cap)
+      j = 0;
+    if (!s->slots[j].key)
+      break;
+    size_t k = home (mix (s->slots[j].key - 1), s->cap);
+    /* Move j to i unless its home lies cyclically in (i, j]. */
+    bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+    if (!stays) {
+      s->slots[i] = s->slots[j];
+      i = j;
+    }
+  }
+  s->slots[i].key = 0;
+  s->slots[i].val = 0;
+  s->count--;
+}
+
+/* Offset of the newest range covering block, or 0.  Caller holds zlock. */
+static uint64_t
+zrange_find (const struct ow_index *ix, uint64_t block)
+{
+  size_t lo = 0, hi = ix->nzranges;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (ix->zranges[mid].end <= block)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo < ix->nzranges && ix->zranges[lo].start <= block)
+    return ix->zranges[lo].offset;
+  return 0;
+}
+
+static uint64_t
+zrange_offset (struct ow_index *ix, uint64_t block)
+{
+  uint64_t off;
+
+  if (!atomic_load_explicit (&ix->any_zranges, memory_order_acquire))
+    return 0;
+  pthread_rwlock_rdlock (&ix->zlock);
+  off = zrange_find (ix, block);
+  pthread_rwlock_unlock (&ix->zlock);
+  return off;
+}
+
+void
+ow_index_lookup (struct ow_index *ix, uint64_t block, struct ow_loc *loc)
+{
+  uint64_t zoff;
+
+  if (ow_sbitmap_test (&ix->has_entry, block)) {
+    uint64_t h = mix (block);
+    struct ow_index_shard *s = shard_of (ix, h);
+    bool found = false;
+    uint64_t val = 0;
+
+    pthread_mutex_lock (&s->lock);
+    if (s->cap) {
+      size_t i = probe (s, block + 1, h);
+      found = s->slots[i].key != 0;
+      val = s->slots[i].val;
+    }
+    pthread_mutex_unlock (&s->lock);
+    /* An entry is never older than a range covering it (see the
+     * locking comment at the top), so it answers alone. */
+    if (found) {
+      ow_loc_unpack (val, loc);
+      return;
+    }
+  }
+  zoff = zrange_offset (ix, block);
+  memset (loc, 0, sizeof *loc);
+  loc->kind = zoff ? OW_LOC_ZERO : OW_LOC_BASE;
+  loc->offset = zoff;
+}
+
+int
+ow_index_set (struct ow_index *ix, uint64_t block, const struct ow_loc *loc)
+{
+  uint64_t h = mix (block), val = ow_loc_pack (loc);
+  struct ow_index_shard *s = shard_of (ix, h);
+  size_t i;
+
+  /* The filter bit goes first so that a lookup never misses an entry. */
+  if (ow_sbitmap_set_range (&ix->has_entry, block, 1) == -1)
+    return -1;
+  pthread_mutex_lock (&s->lock);
+  if (zrange_offset (ix, block) > loc->offset)
+    goto older;
+  if ((s->count + 1) * MAX_LOAD_DEN > s->cap * MAX_LOAD_NUM && grow (s) == -1) {
+    pthread_mutex_unlock (&s->lock);
+    errno = ENOMEM;
+    return -1;
+  }
+  i = probe (s, block + 1, h);
+  if (s->slots[i].key) {
+    if (loc_offset (s->slots[i].val) > loc->offset)
+      goto older;
+    atomic_fetch_sub (&ix->live_bytes, loc_length (s->slots[i].val));
+  }
+  else {
+    s->slots[i].key = block + 1;
+    s->count++;
+  }
+  s->slots[i].val = val;
+  pthread_mutex_unlock (&s->lock);
+  atomic_fetch_add (&ix->live_bytes, loc_length (val));
+  return 0;
+
+ older:
+  pthread_mutex_unlock (&s->lock);
+  return 0;
+}
+
+/* Remove block's single entry if it is older than offset. */
+static void
+remove_older (struct ow_index *ix, uint64_t block, uint64_t offset)
+{
+  uint64_t h = mix (block);
+  struct ow_index_shard *s = shard_of (ix, h);
+
+  pthread_mutex_lock (&s->lock);
+  if (s->cap) {
+    size_t i = probe (s, block + 1, h);
+    if (s->slots[i].key && loc_offset (s->slots[i].val) < offset) {
+      atomic_fetch_sub (&ix->live_bytes, loc_length (s->slots[i].val));
+      delete_at (s, i);
+    }
+  }
+  pthread_mutex_unlock (&s->lock);
+}
+
+static int
+zrange_reserve (struct ow_index *ix, size_t n)
+{
+  if (n <= ix->zcap)
+    return 0;
+  size_t cap = ix->zcap ? ix->zcap * 2 : 16;
+  while (cap < n)
+    cap *= 2;
+  struct ow_zrange *p = realloc (ix->zranges, cap * sizeof *p);
+  if (!p)
+    return -1;
+  ix->zranges = p;
+  ix->zcap = cap;
+  return 0;
+}
+
+static int
+zrange_cmp (const void *a, const void *b)
+{
+  const struct ow_zrange *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Add [start, end) at offset to the interval list.  Where an existing
+ * range overlaps, the newer offset keeps the overlap.  Ranges are few
+ * (one per large trim or zero), so a rebuild per insert is fine. */
+static int
+zrange_insert (struct ow_index *ix, uint64_t start, uint64_t end, uint64_t offset)
+{
+  size_t n = 0;
+  uint64_t pos = start;         /* [start, pos) is placed or lost to newer ranges */
+  struct ow_zrange *out = malloc ((3 * ix->nzranges + 2) * sizeof *out);
+
+  if (!out)
+    return -1;
+  for (size_t i = 0; i < ix->nzranges; i++) {
+    struct ow_zrange r = ix->zranges[i];
+    if (r.end <= start || r.start >= end)
+      out[n++] = r;
+    else if (r.offset > offset) {
+      if (pos < r.start)
+        out[n++] = (struct ow_zrange) { pos, r.start, offset };
+      out[n++] = r;
+      if (r.end > pos)
+        pos = r.end;
+    }
+    else {
+      if (r.start < start)
+        out[n++] = (struct ow_zrange) { r.start, start, r.offset };
+      if (r.end > end)
+        out[n++] = (struct ow_zrange) { end, r.end, r.offset };
+    }
+  }
+  if (pos < end)
+    out[n++] = (struct ow_zrange) { pos, end, offset };
+  qsort (out, n, sizeof *out, zrange_cmp);
+  if (zrange_reserve (ix, n) == -1) {
+    free (out);
+    return -1;
+  }
+  memcpy (ix->zranges, out, n * sizeof *out);
+  ix->nzranges = n;
+  free (out);
+  return 0;
+}
+
+int
+ow_index_set_zero_range (struct ow_index *ix, uint64_t first, uint64_t count,
+                         uint64_t offset)
+{
+  struct ow_loc zero = { .kind = OW_LOC_ZERO, .offset = offset };
+  uint64_t entries;
+
+  if (count < OW_ZERO_RANGE_MIN) {
+    for (uint64_t b = first; b < first + count; b++)
+      if (ow_index_set (ix, b, &zero) == -1)
+        return -1;
+    return 0;
+  }
+
+  pthread_rwlock_wrlock (&ix->zlock);
+  int r = zrange_insert (ix, first, first + count, offset);
+  if (r == 0)
+    atomic_store_explicit (&ix->any_zranges, true, memory_order_release);
+  pthread_rwlock_unlock (&ix->zlock);
+  if (r == -1) {
+    errno = ENOMEM;
+    return -1;
+  }
+
+  /* Drop the single entries the range hides: probe each block, or
+   * sweep the tables if they are smaller than the range. */
+  entries = ow_index_block_entries (ix);
+  if (entries == 0)
+    return 0;
+  if (count <= entries) {
+    for (uint64_t b = first; b < first + count; b++)
+      if (ow_sbitmap_test (&ix->has_entry, b))
+        remove_older (ix, b, offset);
+    return 0;
+  }
+  for (int k = 0; k < OW_INDEX_SHARDS; k++) {
+    struct ow_index_shard *s = &ix->shards[k];
+    pthread_mutex_lock (&s->lock);
+    for (size_t i = 0; i < s->cap; ) {
+      uint64_t key = s->slots[i].key;
+      if (key && key - 1 >= first && key - 1 < first + count
+          && loc_offset (s->slots[i].val) < offset) {
+        atomic_fetch_sub (&ix->live_bytes, loc_length (s->slots[i].val));
+        delete_at (s, i);       /* slot i now holds a moved entry: look again */
+        continue;
+      }
+      i++;
+    }
+    pthread_mutex_unlock (&s->lock);
+  }
+  return 0;
+}
+
+int
+ow_index_for_each_block (struct ow_index *ix,
+                         int (*fn) (void *, uint64_t, const struct ow_loc *),
+                         void *opaque)
+{
+  for (int k = 0; k < OW_INDEX_SHARDS; k++) {
+    struct ow_index_shard *s = &ix->shards[k];
+    int r = 0;
+    pthread_mutex_lock (&s->lock);
+    for (size_t i = 0; i < s->cap && r == 0; i++)
+      if (s->slots[i].key) {
+        struct ow_loc loc;
+        ow_loc_unpack (s->slots[i].val, &loc);
+        r = fn (opaque, s->slots[i].key - 1, &loc);
+      }
+    pthread_mutex_unlock (&s->lock);
+    if (r)
+      return r;
+  }
+  return 0;
+}
+
+int
+ow_index_for_each_zrange (struct ow_index *ix,
+                          int (*fn) (void *, uint64_t, uint64_t, uint64_t),
+                          void *opaque)
+{
+  int r = 0;
+
+  pthread_rwlock_rdlock (&ix->zlock);
+  for (size_t i = 0; i < ix->nzranges && r == 0; i++)
+    r = fn (opaque, ix->zranges[i].start,
+            ix->zranges[i].end - ix->zranges[i].start, ix->zranges[i].offset);
+  pthread_rwlock_unlock (&ix->zlock);
+  return r;
+}
+
+uint64_t
+ow_index_block_entries (struct ow_index *ix)
+{
+  uint64_t n = 0;
+
+  /* Unlocked reads of counters: an estimate is all callers need. */
+  for (int k = 0; k < OW_INDEX_SHARDS; k++)
+    n += __atomic_load_n (&ix->shards[k].count, __ATOMIC_RELAXED);
+  return n;
+}
+
+uint64_t
+ow_index_memory (struct ow_index *ix)
+{
+  uint64_t bytes = OW_INDEX_SHARDS * sizeof *ix->shards
+    + ix->zcap * sizeof *ix->zranges
+    + ix->has_entry.nleaves * sizeof *ix->has_entry.leaves;
+
+  for (int k = 0; k < OW_INDEX_SHARDS; k++)
+    bytes += __atomic_load_n (&ix->shards[k].cap, __ATOMIC_RELAXED) * sizeof (struct slot);
+  for (size_t i = 0; i < ix->has_entry.nleaves; i++)
+    if (atomic_load (&ix->has_entry.leaves[i]))
+      bytes += OW_SB_LEAF_WORDS * 8;
+  return bytes;
+}

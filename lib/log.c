@@ -1,0 +1,350 @@
+/* oneway: appending records to the overlay log.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ *
+ * Appenders reserve space by compare-and-swap on the tail, so parallel
+ * writers never wait for each other; each also holds an in-flight slot
+ * while it writes, which is all a flush needs to know to sync only a
+ * complete prefix of the log.
+ *
+ * Why the slot protocol is sound: an appender publishes a lower bound
+ * L (the tail it saw) in a free slot, then reserves at or above L.  A
+ * flush reads the tail T, then scans the slots.  If the scan missed the
+ * appender's slot, the slot was filled after the scan, hence after T
+ * was read, so the reservation (made later still, all operations being
+ * sequentially consistent) starts at or above T and does not concern
+ * this flush.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <lz4.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "oneway/crc32c.h"
+#include "oneway/error.h"
+#include "overlay-internal.h"
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+struct scratch {
+  void *p[OW_SCRATCH_N];
+  size_t len[OW_SCRATCH_N];
+};
+
+static void
+scratch_free (void *v)
+{
+  struct scratch *s = v;
+  for (int i = 0; i < OW_SCRATCH_N; i++)
+    free (s->p[i]);
+  free (s);
+}
+
+static void
+scratch_init (void)
+{
+  pthread_key_create (&scratch_key, scratch_free);
+}
+
+void *
+ow_scratch (int which, size_t len)
+{
+  struct scratch *s;
+
+  pthread_once (&scratch_once, scratch_init);
+  s = pthread_getspecific (scratch_key);
+  if (!s) {
+    s = calloc (1, sizeof *s);
+    if (!s || pthread_setspecific (scratch_key, s) != 0) {
+      free (s);
+      errno = ENOMEM;
+      return NULL;
+    }
+  }
+  if (s->len[which] < len) {
+    void *p = malloc (len);
+    if (!p) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    free (s->p[which]);
+    s->p[which] = p;
+    s->len[which] = len;
+  }
+  return s->p[which];
+}
+
+int
+ow_file_pread (struct ow_overlay *ov, void *buf, size_t count, uint64_t offset)
+{
+  return ov->ops->pread (ov->ops_handle, buf, count, offset);
+}
+
+int
+ow_file_pwritev (struct ow_overlay *ov, const struct iovec *iov, int n, uint64_t offset)
+{
+  return ov->ops->pwritev (ov->ops_handle, iov, n, offset);
+}
+
+int
+ow_file_sync (struct ow_overlay *ov)
+{
+  return ov->ops->sync (ov->ops_handle);
+}
+
+static _Thread_local unsigned slot_hint;
+
+static struct ow_inflight_slot *
+claim_slot (struct ow_overlay *ov)
+{
+  unsigned i = slot_hint % OW_INFLIGHT_SLOTS;
+
+  for (;;) {
+    for (unsigned n = 0; n < OW_INFLIGHT_SLOTS; n++, i = (i + 1) % OW_INFLIGHT_SLOTS) {
+      uint64_t expected = OW_SLOT_FREE;
+      uint64_t lower = atomic_load (&ov->tail);
+      if (atomic_load_explicit (&ov->inflight[i].start, memory_order_relaxed) == OW_SLOT_FREE
+          && atomic_compare_exchange_strong (&ov->inflight[i].start, &expected, lower)) {
+        slot_hint = i;
+        return &ov->inflight[i];
+      }
+    }
+    sched_yield ();             /* more appenders than slots: rare */
+  }
+}
+
+static int
+reserve (struct ow_overlay *ov, uint64_t len, bool metadata, uint64_t *offset)
+{
+  uint64_t cur = atomic_load (&ov->tail);
+  uint64_t limit = UINT64_MAX;
+
+  if (ov->max_size)
+    limit = metadata ? ov->max_size : ov->max_size - ov->headroom;
+  do {
+    if (cur > limit || len > limit - cur) {
+      errno = ENOSPC;
+      return -1;
+    }
+  } while (!atomic_compare_exchange_weak (&ov->tail, &cur, cur + len));
+  *offset = cur;
+  return 0;
+}
+
+/* A failed write leaves a hole that would end recovery's scan there;
+ * cover it with a PAD record so the records after it stay reachable.
+ * If even that fails the log can no longer be trusted to grow. */
+static void
+repair_hole (struct ow_overlay *ov, uint64_t offset, uint64_t len)
+{
+  uint8_t hdr[OW_REC_HDR_SIZE];
+  struct ow_record pad = { .type = OW_REC_PAD, .payload_length = len - OW_REC_HDR_SIZE };
+  struct iovec iov = { hdr, sizeof hdr };
+  int saved = errno;
+
+  ow_record_encode (&pad, ov->salt, hdr);
+  if (ow_file_pwritev (ov, &iov, 1, offset) == -1) {
+    atomic_store (&ov->broken, true);
+    ow_error ("overlay %s: cannot write at offset %" PRIu64 " (%m); "
+              "refusing further writes, the data flushed so far is safe",
+              ov->path, offset);
+  }
+  errno = saved;
+}
+
+int
+ow_log_append (struct ow_overlay *ov, const struct ow_record *rec,
+               const uint8_t *extra, size_t extra_len,
+               const struct iovec *data, int ndata, bool metadata,
+               uint64_t *offset)
+{
+  static const uint8_t zeroes[OW_REC_ALIGN];
+  uint8_t hdr[OW_REC_HDR_SIZE];
+  struct iovec stack_iov[64], *iov = stack_iov;
+  uint64_t len = ow_record_length (rec->payload_length);
+  size_t pad = len - OW_REC_HDR_SIZE - rec->payload_length;
+  struct ow_inflight_slot *slot;
+  int n = 0, r;
+
+  if (atomic_load_explicit (&ov->broken, memory_order_relaxed)) {
+    errno = EIO;
+    return -1;
+  }
+  if (ndata + 3 > 64) {
+    iov = ow_scratch (OW_SCRATCH_IOV, (ndata + 3) * sizeof *iov);
+    if (!iov)
+      return -1;
+  }
+  ow_record_encode (rec, ov->salt, hdr);
+  iov[n++] = (struct iovec) { hdr, sizeof hdr };
+  if (extra_len)
+    iov[n++] = (struct iovec) { (void *) extra, extra_len };
+  for (int i = 0; i < ndata; i++)
+    iov[n++] = data[i];
+  if (pad)
+    iov[n++] = (struct iovec) { (void *) zeroes, pad };
+
+  slot = claim_slot (ov);
+  r = reserve (ov, len, metadata, offset);
+  if (r == 0) {
+    r = ow_file_pwritev (ov, iov, n, *offset);
+    if (r == -1) {
+      ow_error ("overlay %s: writing %" PRIu64 " bytes at offset %" PRIu64 ": %m",
+                ov->path, len, *offset);
+      repair_hole (ov, *offset, len);
+    }
+  }
+  atomic_store (&slot->start, OW_SLOT_FREE);
+  return r;
+}
+
+int
+ow_log_wait_below (struct ow_overlay *ov, uint64_t point)
+{
+  for (unsigned i = 0; i < OW_INFLIGHT_SLOTS; i++) {
+    unsigned spins = 0;
+    while (atomic_load (&ov->inflight[i].start) < point) {
+      if (++spins < 64)
+        sched_yield ();
+      else
+        nanosleep (&(struct timespec) { 0, 50000 }, NULL);
+    }
+  }
+  return 0;
+}
+
+/* Write the header to the older of the two slots.  Caller holds
+ * flush_lock.  Not synced here: callers sync when they need it. */
+int
+ow_write_header (struct ow_overlay *ov)
+{
+  uint8_t slot[OW_HEADER_SLOT_SIZE];
+  struct iovec iov;
+
+  ov->header.generation++;
+  ow_header_encode (&ov->header, slot);
+  iov = (struct iovec) { slot, OW_HEADER_SLOT_SIZE };
+  if (ow_file_pwritev (ov, &iov, 1,
+                       (ov->header.generation & 1) * OW_HEADER_SLOT_SIZE) == -1) {
+    ow_error ("overlay %s: cannot write header: %m", ov->path);
+    return -1;
+  }
+  return 0;
+}
+
+/* Read-set records: up to this many leaves each, lz4-compressed. */
+#define READSET_BATCH 256
+#define READSET_ITEM (8 + OW_SB_LEAF_WORDS * 8)
+
+struct readset_batch {
+  struct ow_overlay *ov;
+  uint8_t *buf;                 /* READSET_BATCH items */
+  size_t leaves[READSET_BATCH];
+  uint32_t n;
+  uint64_t end;                 /* end of the last record written */
+};
+
+static int
+readset_emit (struct readset_batch *b)
+{
+  struct ow_overlay *ov = b->ov;
+  size_t raw = (size_t) b->n * READSET_ITEM;
+  int bound = LZ4_compressBound (raw);
+  char *comp = ow_scratch (OW_SCRATCH_LZ4, bound);
+  struct ow_record rec = { .type = OW_REC_READSET, .flags = OW_REC_FLAG_LZ4,
+                           .count = b->n, .block = raw };
+  struct iovec iov;
+  uint64_t off;
+  int clen;
+
+  if (b->n == 0)
+    return 0;
+  if (!comp)
+    goto fail;
+  clen = LZ4_compress_default ((const char *) b->buf, comp, raw, bound);
+  if (clen <= 0) {
+    errno = EIO;
+    goto fail;
+  }
+  rec.payload_length = clen;
+  rec.payload_crc = ow_crc32c (ov->salt, comp, clen);
+  iov = (struct iovec) { comp, clen };
+  if (ow_log_append (ov, &rec, NULL, 0, &iov, 1, true, &off) == -1)
+    goto fail;
+  b->end = off + ow_record_length (clen);
+  b->n = 0;
+  return 0;
+
+ fail:
+  for (uint32_t i = 0; i < b->n; i++)
+    ow_sbitmap_mark_dirty (&ov->readset, b->leaves[i]);
+  b->n = 0;
+  return -1;
+}
+
+static int
+readset_add (void *opaque, size_t leaf, const uint64_t *words)
+{
+  struct readset_batch *b = opaque;
+  uint8_t *p = b->buf + (size_t) b->n * READSET_ITEM;
+
+  ow_put_le64 (p, leaf);
+  for (size_t i = 0; i < OW_SB_LEAF_WORDS; i++)
+    ow_put_le64 (p + 8 + i * 8, words[i]);
+  b->leaves[b->n++] = leaf;
+  if (b->n == READSET_BATCH && readset_emit (b) == -1)
+    return -1;
+  return 0;
+}
+
+/* Log the read set: what changed since the last call, or all of it.
+ * *end is set past the last record written (unchanged if none). */
+int
+ow_append_readset (struct ow_overlay *ov, bool all, uint64_t *end)
+{
+  struct readset_batch b = { .ov = ov };
+  int r;
+
+  b.buf = malloc ((size_t) READSET_BATCH * READSET_ITEM);
+  if (!b.buf)
+    return -1;
+  b.end = *end;
+  r = ow_sbitmap_for_each_leaf (&ov->readset, !all, readset_add, &b);
+  if (r == 0)
+    r = readset_emit (&b);      /* on failure, emit restored the dirty marks */
+  free (b.buf);
+  if (r == 0)
+    *end = b.end;
+  else
+    ow_error ("overlay %s: cannot record the read set: %m", ov->path);
+  return r ? -1 : 0;
+}
+
+int
+ow_apply_readset_payload (struct ow_overlay *ov, const uint8_t *p, size_t len,
+                          uint32_t count)
+{
+  uint64_t words[OW_SB_LEAF_WORDS];
+
+  if (len != (size_t) count * READSET_ITEM) {
+    errno = EINVAL;
+    return -1;
+  }
+  for (uint32_t i = 0; i < count; i++, p += READSET_ITEM) {
+    uint64_t leaf = ow_get_le64 (p);
+    if (leaf >= ov->readset.nleaves) {
+      errno = EINVAL;
+      return -1;
+    }
+    for (size_t w = 0; w < OW_SB_LEAF_WORDS; w++)
+      words[w] = ow_get_le64 (p + 8 + w * 8);
+    if (ow_sbitmap_or_leaf (&ov->readset, leaf, words) == -1)
+      return -1;
+  }
+  return 0;
+}

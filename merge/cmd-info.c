@@ -1,0 +1,168 @@
+/* oneway-merge info: what an overlay is and what it holds.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ */
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "json.h"
+#include "oneway/escape.h"
+#include "oneway/util.h"
+
+static void
+format_uuid (const uint8_t *u, char *buf)
+{
+  sprintf (buf, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+           u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
+           u[11], u[12], u[13], u[14], u[15]);
+}
+
+static void
+format_hex (const uint8_t *p, size_t n, char *buf)
+{
+  for (size_t i = 0; i < n; i++)
+    sprintf (buf + 2 * i, "%02x", p[i]);
+}
+
+static void
+format_time (uint64_t t, char *buf, size_t len)
+{
+  time_t tt = t;
+  struct tm tm;
+  strftime (buf, len, "%Y-%m-%dT%H:%M:%SZ", gmtime_r (&tt, &tm));
+}
+
+static const char *
+state_of (const struct ow_info *in)
+{
+  return in->was_clean ? "clean" : "unclean";
+}
+
+/* Logical bytes of written data per stored byte. */
+static double
+ratio_of (const struct ow_info *in)
+{
+  return in->live_bytes
+    ? (double) in->data_blocks * in->header.block_size / in->live_bytes : 0;
+}
+
+static void
+print_json (const char *path, const struct ow_info *in)
+{
+  const struct ow_header *h = &in->header;
+  char uuid[40], fp[2 * OW_FINGERPRINT_SIZE + 1], created[32];
+  struct json j;
+
+  format_uuid (h->uuid, uuid);
+  format_hex (h->fingerprint, OW_FINGERPRINT_SIZE, fp);
+  format_time (h->created, created, sizeof created);
+  json_init (&j, stdout);
+  json_object_begin (&j);
+  json_key (&j, "overlay"); json_string (&j, path);
+  json_key (&j, "format_version"); json_u64 (&j, h->version);
+  json_key (&j, "id"); json_string (&j, uuid);
+  json_key (&j, "created"); json_string (&j, created);
+  json_key (&j, "state"); json_string (&j, state_of (in));
+  json_key (&j, "base");
+  json_object_begin (&j);
+  json_key (&j, "name"); json_string (&j, h->base_name);
+  json_key (&j, "size"); json_u64 (&j, h->base_size);
+  json_key (&j, "fingerprint"); json_string (&j, fp);
+  json_key (&j, "fingerprint_method"); json_string (&j, "sampled-sha256");
+  json_object_end (&j);
+  json_key (&j, "block_size"); json_u64 (&j, h->block_size);
+  json_key (&j, "compression");
+  json_string (&j, h->compress == OW_COMPRESS_LZ4 ? "lz4" : "none");
+  json_key (&j, "track_reads"); json_bool (&j, h->flags & OW_HDR_TRACK_READS);
+  json_key (&j, "written_blocks"); json_u64 (&j, in->written_blocks);
+  json_key (&j, "data_blocks"); json_u64 (&j, in->data_blocks);
+  json_key (&j, "zero_blocks"); json_u64 (&j, in->zero_blocks);
+  json_key (&j, "read_blocks"); json_u64 (&j, in->read_blocks);
+  json_key (&j, "file_size"); json_u64 (&j, in->file_size);
+  json_key (&j, "log_size"); json_u64 (&j, in->log_end);
+  json_key (&j, "stored_bytes"); json_u64 (&j, in->live_bytes);
+  json_key (&j, "garbage_bytes");
+  json_u64 (&j, in->log_end - OW_LOG_START
+            - ow_min64 (in->live_bytes, in->log_end - OW_LOG_START));
+  json_key (&j, "compression_ratio"); json_double (&j, ratio_of (in));
+  json_key (&j, "torn_bytes"); json_u64 (&j, in->torn_bytes);
+  json_object_end (&j);
+  json_finish (&j);
+}
+
+static void
+print_human (const char *path, const struct ow_info *in)
+{
+  const struct ow_header *h = &in->header;
+  char uuid[40], fp[2 * OW_FINGERPRINT_SIZE + 1], created[32];
+  char a[32], b[32], c[32];
+  uint64_t bs = h->block_size;
+  char *epath = ow_escape (path, strlen (path));
+  char *ebase = ow_escape (h->base_name, strlen (h->base_name));
+
+  format_uuid (h->uuid, uuid);
+  format_hex (h->fingerprint, OW_FINGERPRINT_SIZE, fp);
+  format_time (h->created, created, sizeof created);
+  printf ("overlay:      %s\n", epath ? epath : "?");
+  printf ("format:       version %" PRIu32 ", id %s, created %s\n",
+          h->version, uuid, created);
+  if (in->was_clean)
+    printf ("state:        clean (closed properly)\n");
+  else if (in->torn_bytes)
+    printf ("state:        not closed cleanly; %s of torn tail will be dropped "
+            "when the plugin next opens it\n", ow_human_size (in->torn_bytes, a, sizeof a));
+  else
+    printf ("state:        not closed cleanly (recovered from the log; nothing lost)\n");
+  printf ("base:         %s\n", ebase ? ebase : "?");
+  printf ("base size:    %s (%" PRIu64 " bytes)\n",
+          ow_human_size (h->base_size, a, sizeof a), h->base_size);
+  printf ("base id:      %.16s… (sampled SHA-256)\n", fp);
+  printf ("block size:   %" PRIu64 "\n", bs);
+  printf ("compression:  %s\n", h->compress == OW_COMPRESS_LZ4 ? "lz4" : "none");
+  printf ("written:      %" PRIu64 " blocks (%s): %" PRIu64 " with data, %" PRIu64
+          " zeroed or trimmed\n", in->written_blocks,
+          ow_human_size (in->written_blocks * bs, a, sizeof a),
+          in->data_blocks, in->zero_blocks);
+  if (h->flags & OW_HDR_TRACK_READS)
+    printf ("read:         %" PRIu64 " blocks (%s)\n", in->read_blocks,
+            ow_human_size (in->read_blocks * bs, a, sizeof a));
+  else
+    printf ("read:         %" PRIu64 " blocks (%s; read tracking was off at the last run)\n",
+            in->read_blocks, ow_human_size (in->read_blocks * bs, a, sizeof a));
+  printf ("overlay size: %s file, %s of it stored data",
+          ow_human_size (in->file_size, a, sizeof a),
+          ow_human_size (in->live_bytes, b, sizeof b));
+  if (in->live_bytes)
+    printf (" (%.2f:1 for %s written)", ratio_of (in),
+            ow_human_size (in->data_blocks * bs, c, sizeof c));
+  printf ("\n");
+  free (epath);
+  free (ebase);
+}
+
+int
+cmd_info (const struct merge_opts *o)
+{
+  struct ow_overlay *ov;
+  struct ow_info in;
+  int r;
+
+  if (merge_open (o, false, &ov) == -1)
+    return EXIT_ERROR;
+  r = ow_get_info (ov, &in);
+  ow_close (ov);
+  if (r == -1) {
+    perror ("oneway-merge: info");
+    return EXIT_ERROR;
+  }
+  if (o->json)
+    print_json (o->overlay, &in);
+  else
+    print_human (o->overlay, &in);
+  return EXIT_YES;
+}

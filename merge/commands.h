@@ -1,0 +1,30 @@
+/* oneway-merge: the commands and what they share.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ */
+#ifndef ONEWAY_MERGE_COMMANDS_H
+#define ONEWAY_MERGE_COMMANDS_H
+
+#include <stdbool.h>
+
+#include "oneway/overlay.h"
+
+/* Exit status, as DESIGN.md fixes it. */
+#define EXIT_YES 0
+#define EXIT_NO 1
+#define EXIT_ERROR 2
+
+struct merge_opts {
+  const char *command;
+  const char *overlay;
+  const char *base;             /* --base, overriding the header */
+  bool json;
+};
+
+/* Open the overlay for reading (refused while a plugin has it open for
+ * writing).  Prints the reason and returns -1 on failure. */
+int merge_open (const struct merge_opts *o, bool need_base, struct ow_overlay **ov);
+
+int cmd_info (const struct merge_opts *o);
+int cmd_blocks (const struct merge_opts *o);
+
+#endif

@@ -1,0 +1,106 @@
+/* oneway-merge: review an overlay offline.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ */
+#include <config.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "oneway/error.h"
+
+static const struct {
+  const char *name;
+  int (*run) (const struct merge_opts *);
+  const char *summary;
+} commands[] = {
+  { "info", cmd_info, "header, base identity, sizes and counts" },
+  { "blocks", cmd_blocks, "the written and read sets as ranges of blocks" },
+};
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+           "usage: oneway-merge COMMAND OVERLAY [--json] [--base BASE]\n"
+           "\n"
+           "Commands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf (f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+  fprintf (f,
+           "\n"
+           "Options:\n"
+           "  --json       machine-readable output\n"
+           "  --base BASE  use BASE instead of the base named in the overlay\n"
+           "  --help       this text;  --version  the version\n"
+           "\n"
+           "Exit status: 0 success, 1 the answer is no, 2 error.\n"
+           "See oneway-merge(1).\n");
+}
+
+static void
+print_error (const char *fmt, va_list ap)
+{
+  fputs ("oneway-merge: ", stderr);
+  vfprintf (stderr, fmt, ap);
+  fputc ('\n', stderr);
+}
+
+int
+merge_open (const struct merge_opts *o, bool need_base, struct ow_overlay **ov)
+{
+  struct ow_open_params p = {
+    .overlay = o->overlay, .base = o->base, .no_base = !need_base,
+    .compress = -1, .track_reads = -1,
+  };
+
+  return ow_open (&p, ov);
+}
+
+int
+main (int argc, char *argv[])
+{
+  static const struct option long_options[] = {
+    { "json", no_argument, NULL, 'j' },
+    { "base", required_argument, NULL, 'b' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+  };
+  struct merge_opts o = { 0 };
+  int c;
+
+  ow_set_error_handler (print_error);
+  while ((c = getopt_long (argc, argv, "jb:hV", long_options, NULL)) != -1) {
+    switch (c) {
+    case 'j': o.json = true; break;
+    case 'b': o.base = optarg; break;
+    case 'h': usage (stdout); return EXIT_YES;
+    case 'V': printf ("oneway-merge %s\n", PACKAGE_VERSION); return EXIT_YES;
+    default: usage (stderr); return EXIT_ERROR;
+    }
+  }
+  if (optind + 2 != argc) {
+    fprintf (stderr, optind == argc ? "oneway-merge: no command given\n"
+             : optind + 1 == argc ? "oneway-merge: no overlay given\n"
+             : "oneway-merge: too many arguments\n");
+    usage (stderr);
+    return EXIT_ERROR;
+  }
+  o.command = argv[optind];
+  o.overlay = argv[optind + 1];
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp (o.command, commands[i].name) == 0) {
+      int r = commands[i].run (&o);
+      if (fflush (stdout) == EOF || ferror (stdout)) {
+        perror ("oneway-merge: writing output");
+        return EXIT_ERROR;
+      }
+      return r;
+    }
+  fprintf (stderr, "oneway-merge: unknown command '%s'\n", o.command);
+  usage (stderr);
+  return EXIT_ERROR;
+}
