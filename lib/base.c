@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_LINUX_FS_H
 #include <linux/fs.h>
@@ -85,35 +86,73 @@ open_file (struct ow_base *b)
   return 0;
 }
 
+/* Another connection for the pool, given up on after timeout_ms: a
+ * server that advertises multi-conn may still serve only one client
+ * at a time (qemu-nbd's default), and then the connection just waits. */
+static struct nbd_handle *
+connect_extra (const char *uri, int timeout_ms)
+{
+  struct nbd_handle *h = nbd_create ();
+  struct timespec start, now;
+
+  if (!h)
+    return NULL;
+  clock_gettime (CLOCK_MONOTONIC, &start);
+  if (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1
+      || nbd_aio_connect_uri (h, uri) == -1)
+    goto fail;
+  while (!nbd_aio_is_ready (h)) {
+    int left;
+    if (nbd_aio_is_dead (h) || nbd_aio_is_closed (h))
+      goto fail;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    left = timeout_ms - ((now.tv_sec - start.tv_sec) * 1000
+                         + (now.tv_nsec - start.tv_nsec) / 1000000);
+    if (left <= 0 || nbd_poll (h, left) == -1)
+      goto fail;
+  }
+  return h;
+ fail:
+  nbd_close (h);
+  return NULL;
+}
+
 static int
 open_nbd (struct ow_base *b)
 {
-  for (int i = 0; i < NBD_POOL; i++) {
-    struct nbd_handle *h = nbd_create ();
-    if (!h) {
-      errno = ENOMEM;
-      ow_error ("libnbd: %s", nbd_get_error ());
-      return -1;
-    }
-    b->nbd[b->nbd_count++] = h;
-    if (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1
-        || nbd_connect_uri (h, b->name) == -1) {
-      errno = nbd_get_errno () ? nbd_get_errno () : EIO;
-      ow_error ("cannot connect to base %s: %s", b->name, nbd_get_error ());
-      return -1;
-    }
-    if (i == 0) {
-      int64_t size = nbd_get_size (h);
-      if (size < 0) {
-        errno = EIO;
-        ow_error ("cannot get the size of base %s: %s", b->name, nbd_get_error ());
-        return -1;
-      }
-      b->size = size;
-      b->nbd_allocation =
-        nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
-    }
+  struct nbd_handle *h = nbd_create ();
+  int64_t size;
+
+  if (!h) {
+    errno = ENOMEM;
+    ow_error ("libnbd: %s", nbd_get_error ());
+    return -1;
   }
+  b->nbd[b->nbd_count++] = h;
+  if (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1
+      || nbd_connect_uri (h, b->name) == -1) {
+    errno = nbd_get_errno () ? nbd_get_errno () : EIO;
+    ow_error ("cannot connect to base %s: %s", b->name, nbd_get_error ());
+    return -1;
+  }
+  size = nbd_get_size (h);
+  if (size < 0) {
+    errno = EIO;
+    ow_error ("cannot get the size of base %s: %s", b->name, nbd_get_error ());
+    return -1;
+  }
+  b->size = size;
+  b->nbd_allocation = nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
+  /* More connections only where the server says they see the same
+   * data; each read uses one, so they are what makes reads parallel. */
+  if (nbd_can_multi_conn (h) == 1)
+    while (b->nbd_count < NBD_POOL) {
+      struct nbd_handle *extra = connect_extra (b->name, 1000);
+      if (!extra)
+        break;
+      b->nbd[b->nbd_count++] = extra;
+    }
+  ow_debug ("base %s: %d connection(s)", b->name, b->nbd_count);
   return 0;
 }
 

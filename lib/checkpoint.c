@@ -99,7 +99,7 @@ ow_write_checkpoint (struct ow_overlay *ov)
   pt.flags = OW_CKPT_ZRANGES;
   if (ow_index_for_each_zrange (&ov->index, add_zrange, &pt) || emit_part (&pt))
     goto out;
-  if (ow_append_readset (ov, true, &end) == -1)
+  if (!atomic_load (&ov->read_all) && ow_append_readset (ov, &end) == -1)
     goto out;
   end = atomic_load (&ov->tail);
   if (ow_file_sync (ov) == -1)
@@ -113,6 +113,20 @@ ow_write_checkpoint (struct ow_overlay *ov)
     goto out;
   r = 0;
  out:
+  if (r == -1 && errno == ENOSPC) {
+    /* No room under max-overlay-size: close cleanly without one; the
+     * next open replays the log, which says the same. */
+    ow_debug ("overlay %s: no room for the checkpoint", ov->path);
+    if (ov->ops->truncate (ov->ops_handle, start) == 0) {
+      atomic_store (&ov->tail, start);
+      ov->header.flags |= OW_HDR_CLEAN;
+      ov->header.log_end = start;
+      ov->header.durable_end = start;
+      ov->header.checkpoint_offset = ov->header.checkpoint_length = 0;
+      if (ow_file_sync (ov) == 0 && ow_write_header (ov) == 0 && ow_file_sync (ov) == 0)
+        r = 0;
+    }
+  }
   if (r == -1)
     ow_error ("overlay %s: cannot write the index checkpoint (%m); "
               "nothing is lost, the next open replays the log instead", ov->path);

@@ -416,6 +416,57 @@ ow_index_set_zero_range (struct ow_index *ix, uint64_t first, uint64_t count,
   return 0;
 }
 
+uint64_t
+ow_index_zero_run_end (struct ow_index *ix, uint64_t block)
+{
+  uint64_t end = block + 1;
+
+  if (atomic_load_explicit (&ix->any_zranges, memory_order_acquire)) {
+    pthread_rwlock_rdlock (&ix->zlock);
+    for (size_t lo = 0, hi = ix->nzranges; lo < hi; ) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (ix->zranges[mid].end <= block)
+        lo = mid + 1;
+      else if (ix->zranges[mid].start > block)
+        hi = mid;
+      else {
+        end = ix->zranges[mid].end;
+        break;
+      }
+    }
+    pthread_rwlock_unlock (&ix->zlock);
+  }
+  /* Single entries inside the range may say otherwise. */
+  uint64_t next = ow_sbitmap_next_set (&ix->has_entry, block + 1);
+  return next < end ? next : end;
+}
+
+uint64_t
+ow_index_next_known (struct ow_index *ix, uint64_t block)
+{
+  uint64_t next = ow_sbitmap_next_set (&ix->has_entry, block);
+
+  if (atomic_load_explicit (&ix->any_zranges, memory_order_acquire)) {
+    size_t lo = 0, hi;
+    pthread_rwlock_rdlock (&ix->zlock);
+    hi = ix->nzranges;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (ix->zranges[mid].end <= block)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo < ix->nzranges) {
+      uint64_t z = ix->zranges[lo].start > block ? ix->zranges[lo].start : block;
+      if (z < next)
+        next = z;
+    }
+    pthread_rwlock_unlock (&ix->zlock);
+  }
+  return next;
+}
+
 int
 ow_index_for_each_block (struct ow_index *ix,
                          int (*fn) (void *, uint64_t, const struct ow_loc *),

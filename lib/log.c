@@ -126,8 +126,14 @@ reserve (struct ow_overlay *ov, uint64_t len, bool metadata, uint64_t *offset)
 
   if (ov->max_size)
     limit = metadata ? ov->max_size : ov->max_size - ov->headroom;
+  /* Locations keep 46 bits of offset (index.h). */
+  if (limit > OW_LOC_MAX_OFFSET)
+    limit = OW_LOC_MAX_OFFSET;
   do {
     if (cur > limit || len > limit - cur) {
+      if (limit == OW_LOC_MAX_OFFSET)
+        ow_error ("overlay %s has reached the format's limit of 64 TiB; "
+                  "compact it or start a new one", ov->path);
       errno = ENOSPC;
       return -1;
     }
@@ -174,6 +180,11 @@ ow_log_append (struct ow_overlay *ov, const struct ow_record *rec,
   if (atomic_load_explicit (&ov->broken, memory_order_relaxed)) {
     errno = EIO;
     return -1;
+  }
+  if (!metadata) {
+    uint64_t unused = 0;
+    if (ow_log_reads (ov, false, &unused) == -1)
+      return -1;
   }
   if (ndata + 3 > 64) {
     iov = ow_scratch (OW_SCRATCH_IOV, (ndata + 3) * sizeof *iov);
@@ -243,105 +254,188 @@ ow_write_header (struct ow_overlay *ov)
 
 struct readset_batch {
   struct ow_overlay *ov;
+  bool whole;                   /* leaf indexes only (OW_READSET_WHOLE_LEAVES) */
+  bool taken;                   /* bits came from ow_sbitmap_take: give back on failure */
   uint8_t *buf;                 /* READSET_BATCH items */
-  size_t leaves[READSET_BATCH];
   uint32_t n;
   uint64_t end;                 /* end of the last record written */
 };
+
+static size_t
+item_size (const struct readset_batch *b)
+{
+  return b->whole ? 8 : READSET_ITEM;
+}
+
+/* The taken bits of a batch that could not be written go back. */
+static void
+give_back_batch (struct readset_batch *b)
+{
+  uint64_t words[OW_SB_LEAF_WORDS];
+
+  for (uint32_t i = 0; i < b->n; i++) {
+    const uint8_t *p = b->buf + i * item_size (b);
+    if (b->whole)
+      memset (words, 0xff, sizeof words);
+    else
+      for (size_t w = 0; w < OW_SB_LEAF_WORDS; w++)
+        words[w] = ow_get_le64 (p + 8 + w * 8);
+    ow_sbitmap_give_back (&b->ov->pending, ow_get_le64 (p), words);
+  }
+}
 
 static int
 readset_emit (struct readset_batch *b)
 {
   struct ow_overlay *ov = b->ov;
-  size_t raw = (size_t) b->n * READSET_ITEM;
+  size_t raw = (size_t) b->n * item_size (b);
   int bound = LZ4_compressBound (raw);
-  char *comp = ow_scratch (OW_SCRATCH_LZ4, bound);
-  struct ow_record rec = { .type = OW_REC_READSET, .flags = OW_REC_FLAG_LZ4,
+  char *comp = malloc (bound);
+  struct ow_record rec = { .type = OW_REC_READSET,
+                           .flags = OW_REC_FLAG_LZ4 | (b->whole ? OW_READSET_WHOLE_LEAVES : 0),
                            .count = b->n, .block = raw };
   struct iovec iov;
   uint64_t off;
-  int clen;
+  int clen, r = -1;
 
-  if (b->n == 0)
+  if (b->n == 0) {
+    free (comp);
     return 0;
+  }
   if (!comp)
-    goto fail;
+    goto out;
   clen = LZ4_compress_default ((const char *) b->buf, comp, raw, bound);
   if (clen <= 0) {
     errno = EIO;
-    goto fail;
+    goto out;
   }
   rec.payload_length = clen;
   rec.payload_crc = ow_crc32c (ov->salt, comp, clen);
   iov = (struct iovec) { comp, clen };
   if (ow_log_append (ov, &rec, NULL, 0, &iov, 1, true, &off) == -1)
-    goto fail;
+    goto out;
   b->end = off + ow_record_length (clen);
+  r = 0;
+ out:
+  if (r == -1 && b->taken)
+    give_back_batch (b);
   b->n = 0;
-  return 0;
-
- fail:
-  for (uint32_t i = 0; i < b->n; i++)
-    ow_sbitmap_mark_dirty (&ov->readset, b->leaves[i]);
-  b->n = 0;
-  return -1;
+  free (comp);
+  return r;
 }
 
 static int
 readset_add (void *opaque, size_t leaf, const uint64_t *words)
 {
   struct readset_batch *b = opaque;
-  uint8_t *p = b->buf + (size_t) b->n * READSET_ITEM;
+  uint8_t *p = b->buf + (size_t) b->n * item_size (b);
 
   ow_put_le64 (p, leaf);
-  for (size_t i = 0; i < OW_SB_LEAF_WORDS; i++)
-    ow_put_le64 (p + 8 + i * 8, words[i]);
-  b->leaves[b->n++] = leaf;
+  if (!b->whole)
+    for (size_t i = 0; i < OW_SB_LEAF_WORDS; i++)
+      ow_put_le64 (p + 8 + i * 8, words[i]);
+  b->n++;
   if (b->n == READSET_BATCH && readset_emit (b) == -1)
     return -1;
   return 0;
 }
 
-/* Log the read set: what changed since the last call, or all of it.
- * *end is set past the last record written (unchanged if none). */
-int
-ow_append_readset (struct ow_overlay *ov, bool all, uint64_t *end)
+/* Write read-set records: the whole read set (checkpoint), or the new
+ * reads taken from the pending set, exactly or as whole leaves. */
+enum readset_what { READSET_ALL, READSET_NEW, READSET_NEW_COARSE };
+
+static int
+append_readset (struct ow_overlay *ov, enum readset_what what, uint64_t *end)
 {
-  struct readset_batch b = { .ov = ov };
+  struct readset_batch b = { .ov = ov, .whole = what == READSET_NEW_COARSE,
+                             .taken = what != READSET_ALL, .end = *end };
   int r;
 
   b.buf = malloc ((size_t) READSET_BATCH * READSET_ITEM);
   if (!b.buf)
     return -1;
-  b.end = *end;
-  r = ow_sbitmap_for_each_leaf (&ov->readset, !all, readset_add, &b);
+  if (what == READSET_ALL)
+    r = ow_sbitmap_for_each_leaf (&ov->readset, readset_add, &b);
+  else
+    r = ow_sbitmap_take (&ov->pending, readset_add, &b);
   if (r == 0)
-    r = readset_emit (&b);      /* on failure, emit restored the dirty marks */
+    r = readset_emit (&b);
   free (b.buf);
   if (r == 0)
     *end = b.end;
-  else
-    ow_error ("overlay %s: cannot record the read set: %m", ov->path);
   return r ? -1 : 0;
 }
 
 int
+ow_append_readset (struct ow_overlay *ov, uint64_t *end)
+{
+  return append_readset (ov, READSET_ALL, end);
+}
+
+/* Every write record must follow, in the log, the records of the reads
+ * that completed before the write was issued: then no crash can keep a
+ * write and lose a read it may depend on (promise 10, also for writes
+ * that survive a crash without a flush).  Readers bump read_seq after
+ * noting new bits in the pending set; whoever logs them records which
+ * bump it covered.  A writer that sees read_seq ahead of logged_seq
+ * logs (or waits, on the lock, for the one logging) before it appends:
+ * if another thread already took the bits, its record is reserved
+ * before the lock is released, so still in front. */
+int
+ow_log_reads (struct ow_overlay *ov, bool flushing, uint64_t *end)
+{
+  uint64_t seen;
+  int r = 0;
+
+  if (!ov->track_reads
+      || atomic_load (&ov->read_seq) == atomic_load (&ov->logged_seq))
+    return 0;
+  pthread_mutex_lock (&ov->readset_lock);
+  seen = atomic_load (&ov->read_seq);
+  if (seen != atomic_load (&ov->logged_seq)) {
+    r = append_readset (ov, READSET_NEW, end);
+    /* Out of room (max-overlay-size): a flush must still not lose a
+     * read, so it says less precisely what was read, and at worst that
+     * everything was.  Both err on the side of more conflicts. */
+    if (r == -1 && errno == ENOSPC && flushing) {
+      r = append_readset (ov, READSET_NEW_COARSE, end);
+      if (r == -1 && errno == ENOSPC) {
+        ow_error ("warning: overlay %s: no room left for the read set within "
+                  "max-overlay-size; from now on every block counts as read",
+                  ov->path);
+        atomic_store (&ov->read_all, true);
+        r = 0;
+      }
+    }
+    if (r == 0)
+      atomic_store (&ov->logged_seq, seen);
+    else
+      ow_error ("overlay %s: cannot record the read set: %m", ov->path);
+  }
+  pthread_mutex_unlock (&ov->readset_lock);
+  return r;
+}
+
+int
 ow_apply_readset_payload (struct ow_overlay *ov, const uint8_t *p, size_t len,
-                          uint32_t count)
+                          uint32_t count, bool whole)
 {
   uint64_t words[OW_SB_LEAF_WORDS];
+  size_t isize = whole ? 8 : READSET_ITEM;
 
-  if (len != (size_t) count * READSET_ITEM) {
+  if (len != (size_t) count * isize) {
     errno = EINVAL;
     return -1;
   }
-  for (uint32_t i = 0; i < count; i++, p += READSET_ITEM) {
+  if (whole)
+    memset (words, 0xff, sizeof words);
+  for (uint32_t i = 0; i < count; i++, p += isize) {
     uint64_t leaf = ow_get_le64 (p);
     if (leaf >= ov->readset.nleaves) {
       errno = EINVAL;
       return -1;
     }
-    for (size_t w = 0; w < OW_SB_LEAF_WORDS; w++)
+    for (size_t w = 0; !whole && w < OW_SB_LEAF_WORDS; w++)
       words[w] = ow_get_le64 (p + 8 + w * 8);
     if (ow_sbitmap_or_leaf (&ov->readset, leaf, words) == -1)
       return -1;

@@ -51,7 +51,11 @@ struct ow_overlay {
   uint64_t headroom;            /* kept free of data for read-set records */
 
   struct ow_index index;
-  struct ow_sbitmap readset;
+  struct ow_sbitmap readset;    /* every base block served to the SEE */
+  struct ow_sbitmap pending;    /* of those, the ones not logged yet */
+  _Atomic uint64_t read_seq, logged_seq;  /* see ow_log_reads */
+  pthread_mutex_t readset_lock;
+  atomic_bool read_all;         /* the read set is "everything" */
 
   _Atomic uint64_t tail;        /* where the next record goes */
   struct ow_inflight_slot *inflight;
@@ -71,7 +75,8 @@ int ow_log_append (struct ow_overlay *ov, const struct ow_record *rec,
                    uint64_t *offset);
 int ow_log_wait_below (struct ow_overlay *ov, uint64_t point);
 int ow_write_header (struct ow_overlay *ov);
-int ow_append_readset (struct ow_overlay *ov, bool all, uint64_t *end);
+int ow_log_reads (struct ow_overlay *ov, bool flushing, uint64_t *end);
+int ow_append_readset (struct ow_overlay *ov, uint64_t *end);
 
 /* recovery.c: rebuilding the index from the file. */
 int ow_load (struct ow_overlay *ov);
@@ -82,7 +87,7 @@ int ow_load_checkpoint (struct ow_overlay *ov);
 
 /* Record payload helpers shared by the writer and the reader. */
 int ow_apply_readset_payload (struct ow_overlay *ov, const uint8_t *p, size_t len,
-                              uint32_t count);
+                              uint32_t count, bool whole);
 
 /* Per-thread scratch buffers, grown on demand. */
 enum { OW_SCRATCH_BLOCK, OW_SCRATCH_LZ4, OW_SCRATCH_DESC, OW_SCRATCH_IOV,

@@ -37,11 +37,23 @@ visible (const struct ow_overlay *ov, uint64_t block)
   return ow_min64 (ov->block_size, ov->size - block_offset (ov, block));
 }
 
-static void
+/* Reads of blocks already read cost one bitmap test each; new ones are
+ * queued for the log (ow_log_reads). */
+static int
 note_base_read (struct ow_overlay *ov, uint64_t first, uint64_t count)
 {
-  if (ov->track_reads)
-    ow_sbitmap_set_range (&ov->readset, first, count);
+  int64_t fresh;
+
+  if (!ov->track_reads || atomic_load_explicit (&ov->read_all, memory_order_relaxed))
+    return 0;
+  fresh = ow_sbitmap_set_range_noting (&ov->readset, first, count, &ov->pending);
+  if (fresh == -1) {
+    ow_error ("overlay %s: out of memory for the read set", ov->path);
+    return -1;
+  }
+  if (fresh)
+    atomic_fetch_add (&ov->read_seq, 1);
+  return 0;
 }
 
 /* Read len bytes at within of a stored block into out. */
@@ -133,9 +145,9 @@ ow_pread (struct ow_overlay *ov, void *buf, uint64_t count, uint64_t offset)
         ow_error ("overlay %s was opened without its base", ov->path);
         return -1;
       }
-      if (ow_base_pread (ov->base, out, n, offset) == -1)
+      if (ow_base_pread (ov->base, out, n, offset) == -1
+          || note_base_read (ov, b, e - b) == -1)
         return -1;
-      note_base_read (ov, b, e - b);
       break;
     case OW_LOC_ZERO:
       memset (out, 0, n);
@@ -399,17 +411,20 @@ ow_flush (struct ow_overlay *ov)
   pthread_mutex_lock (&ov->flush_lock);
   point = atomic_load (&ov->tail);
   ow_log_wait_below (ov, point);
-  /* Promise 10: the reads behind every write now made durable go into
-   * the same sync.  Appenders that raced past point meanwhile must be
-   * complete below the read-set record too. */
-  if (ov->track_reads) {
-    uint64_t end = point;
-    if (ow_append_readset (ov, false, &end) == -1)
+  /* Promise 10: the reads served so far go into the same sync.
+   * Appenders that raced past point meanwhile must be complete below
+   * the read-set record too. */
+  uint64_t end = point;
+  if (ow_log_reads (ov, true, &end) == -1)
+    goto out;
+  if (end > point) {
+    point = end;
+    ow_log_wait_below (ov, point);
+  }
+  if (atomic_load (&ov->read_all) && !(ov->header.flags & OW_HDR_READ_ALL)) {
+    ov->header.flags |= OW_HDR_READ_ALL;
+    if (ow_write_header (ov) == -1)
       goto out;
-    if (end > point) {
-      point = end;
-      ow_log_wait_below (ov, point);
-    }
   }
   if (ow_file_sync (ov) == -1) {
     ow_error ("overlay %s: sync failed: %m", ov->path);
@@ -446,13 +461,8 @@ ow_extents (struct ow_overlay *ov, uint64_t count, uint64_t offset,
     if (loc.kind == OW_LOC_BASE) {
       /* Ask the base about the whole stretch up to the next block the
        * overlay knows about. */
-      uint64_t stop = end;
-      if (!atomic_load (&ov->index.any_zranges)) {
-        uint64_t nb = ow_sbitmap_next_set (&ov->index.has_entry, b);
-        stop = ow_min64 (end, nb >= ov->nblocks ? end : block_offset (ov, nb));
-      }
-      else
-        stop = ow_min64 (end, block_offset (ov, b + 1));
+      uint64_t nb = ow_index_next_known (&ov->index, b + 1);
+      uint64_t stop = nb >= ov->nblocks ? end : ow_min64 (end, block_offset (ov, nb));
       int64_t len = ov->base ? ow_base_extent (ov->base, offset, stop - offset, &hole)
                              : (hole = false, (int64_t) (stop - offset));
       if (len <= 0)
@@ -460,8 +470,11 @@ ow_extents (struct ow_overlay *ov, uint64_t count, uint64_t offset,
       n = len;
     }
     else {
+      uint64_t e = b + 1;
       hole = loc.kind == OW_LOC_ZERO;
-      n = ow_min64 (end, block_offset (ov, b + 1)) - offset;
+      if (hole)
+        e = ow_index_zero_run_end (&ov->index, b);
+      n = ow_min64 (end, e >= ov->nblocks ? end : block_offset (ov, e)) - offset;
     }
     if (have_run && hole != run_hole) {
       if (fn (opaque, run_start, offset - run_start, run_hole) == -1)

@@ -140,21 +140,24 @@ format_id (const uint8_t *fp, char *buf)
     sprintf (buf + 2 * i, "%02x", fp[i]);
 }
 
-/* Promise 6: refuse a base that is not the one the overlay was made
- * for, showing both. */
+/* Promise 6: a base that is not the one the overlay was made for is
+ * refused, showing both.  Returns 1 if base matches, 0 if not, with
+ * *why saying how, -1 on error. */
 static int
-check_base_identity (struct ow_overlay *ov)
+compare_base (struct ow_overlay *ov, struct ow_base *base, char **why)
 {
-  const struct ow_header *h = &ov->header;
+  const struct ow_header *h = &ov->opened_header;
   uint8_t fp[OW_FINGERPRINT_SIZE];
   char want_size[32], have_size[32], want_id[16], have_id[16];
-  uint64_t have = ow_base_size (ov->base);
+  uint64_t have = ow_base_size (base);
+  int r;
 
+  *why = NULL;
   if (have == h->base_size) {
-    if (ow_base_fingerprint (ov->base, fp) == -1)
+    if (ow_base_fingerprint (base, fp) == -1)
       return -1;
     if (memcmp (fp, h->fingerprint, sizeof fp) == 0)
-      return 0;
+      return 1;
   }
   else
     memset (fp, 0, sizeof fp);
@@ -163,19 +166,50 @@ check_base_identity (struct ow_overlay *ov)
   ow_human_size (h->base_size, want_size, sizeof want_size);
   ow_human_size (have, have_size, sizeof have_size);
   if (have == h->base_size)
-    ow_error ("overlay %s was made for base %s (size %s, id %s…) but base %s "
-              "(size %s) has different content (id %s…): it is another disk, or "
-              "it changed since; use the base the overlay was made for, or a new overlay",
-              ov->path, h->base_name, want_size, want_id, ow_base_name (ov->base),
-              have_size, have_id);
+    r = asprintf (why, "overlay %s was made for base %s (size %s, id %s…) but base %s "
+                  "(size %s) has different content (id %s…): it is another disk, or "
+                  "it changed since; use the base the overlay was made for, or a new overlay",
+                  ov->path, h->base_name, want_size, want_id, ow_base_name (base),
+                  have_size, have_id);
   else
-    ow_error ("overlay %s was made for base %s (size %s = %" PRIu64 " bytes, id %s…) "
-              "but base %s is %s (%" PRIu64 " bytes); use the base the overlay "
-              "was made for, or a new overlay",
-              ov->path, h->base_name, want_size, h->base_size, want_id,
-              ow_base_name (ov->base), have_size, have);
-  errno = EINVAL;
-  return -1;
+    r = asprintf (why, "overlay %s was made for base %s (size %s = %" PRIu64 " bytes, id %s…) "
+                  "but base %s is %s (%" PRIu64 " bytes); use the base the overlay "
+                  "was made for, or a new overlay",
+                  ov->path, h->base_name, want_size, h->base_size, want_id,
+                  ow_base_name (base), have_size, have);
+  if (r == -1) {
+    *why = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+static int
+check_base_identity (struct ow_overlay *ov)
+{
+  char *why;
+  int r = compare_base (ov, ov->base, &why);
+
+  if (r == 0) {
+    ow_error ("%s", why);
+    free (why);
+    errno = EINVAL;
+  }
+  return r == 1 ? 0 : -1;
+}
+
+int
+ow_check_base (struct ow_overlay *ov, const char *name, char **why)
+{
+  struct ow_base *b;
+  int r;
+
+  *why = NULL;
+  if (ow_base_open (name ? name : ov->opened_header.base_name, &b) == -1)
+    return -1;
+  r = compare_base (ov, b, why);
+  ow_base_close (b);
+  return r;
 }
 
 static int
@@ -330,21 +364,24 @@ init_state (struct ow_overlay *ov, const struct ow_open_params *p)
   ov->size = h->base_size;
   ov->nblocks = (ov->size + ov->block_size - 1) >> ov->block_shift;
   ov->salt = ow_crc32c (0, h->uuid, sizeof h->uuid);
-  ov->compress = p->compress >= 0 ? (enum ow_compress) p->compress
-                                  : (enum ow_compress) h->compress;
+  ov->compress = p->compress >= 0 ? (enum ow_compress) p->compress : OW_COMPRESS_LZ4;
   ov->track_reads = p->track_reads != 0;
   ov->max_size = p->max_size;
   if (ov->max_size) {
-    ov->headroom = ov->max_size / 64;
+    /* Kept for read-set records and the checkpoint.  A sixteenth holds
+     * the read set of thousands of scattered reads; past it the read
+     * set is logged more coarsely (ow_log_reads). */
+    ov->headroom = ov->max_size / 16;
     if (ov->headroom < 65536)
       ov->headroom = 65536;
-    if (ov->headroom > 4 << 20)
-      ov->headroom = 4 << 20;
+    if (ov->headroom > 16 << 20)
+      ov->headroom = 16 << 20;
     if (ov->headroom > ov->max_size)
       ov->headroom = ov->max_size;
   }
   if (ow_index_init (&ov->index, ov->nblocks) == -1
-      || ow_sbitmap_init (&ov->readset, ov->nblocks, true) == -1) {
+      || ow_sbitmap_init (&ov->readset, ov->nblocks, false) == -1
+      || ow_sbitmap_init (&ov->pending, ov->nblocks, true) == -1) {
     ow_error ("overlay %s: out of memory", ov->path);
     return -1;
   }
@@ -358,10 +395,12 @@ free_overlay (struct ow_overlay *ov)
 
   ow_index_free (&ov->index);
   ow_sbitmap_free (&ov->readset);
+  ow_sbitmap_free (&ov->pending);
   ow_base_close (ov->base);
   if (ov->fd >= 0)
     close (ov->fd);
   pthread_mutex_destroy (&ov->flush_lock);
+  pthread_mutex_destroy (&ov->readset_lock);
   for (int i = 0; i < OW_RMW_LOCKS; i++)
     pthread_mutex_destroy (&ov->rmw_lock[i]);
   free (ov->inflight);
@@ -382,6 +421,7 @@ ow_open (const struct ow_open_params *p, struct ow_overlay **out)
   ov->fd = -1;
   ov->writable = p->writable;
   pthread_mutex_init (&ov->flush_lock, NULL);
+  pthread_mutex_init (&ov->readset_lock, NULL);
   for (int i = 0; i < OW_RMW_LOCKS; i++)
     pthread_mutex_init (&ov->rmw_lock[i], NULL);
   ov->inflight = aligned_alloc (64, OW_INFLIGHT_SLOTS * sizeof *ov->inflight);
@@ -425,9 +465,15 @@ ow_open (const struct ow_open_params *p, struct ow_overlay **out)
   }
   else {
     if (fsize < OW_LOG_START) {
+      char magic[8] = "";
       errno = EINVAL;
-      ow_error (fsize == 0 ? "overlay %s is empty: it was never used by the plugin"
-                : "overlay %s is truncated: it is shorter than its header", ov->path);
+      if (fsize == 0)
+        ow_error ("overlay %s is empty: it was never used by the plugin", ov->path);
+      else if (fsize < sizeof magic || ow_file_pread (ov, magic, sizeof magic, 0) == -1
+               || memcmp (magic, OW_MAGIC, sizeof magic) != 0)
+        ow_error ("%s is not a oneway overlay (no overlay header found)", ov->path);
+      else
+        ow_error ("overlay %s is truncated: it is shorter than its header", ov->path);
       goto fail;
     }
     if (read_header (ov) == -1)
@@ -611,6 +657,8 @@ ow_read_ranges (struct ow_overlay *ov, int (*fn) (void *, uint64_t, uint64_t),
 {
   uint64_t b = 0;
 
+  if (atomic_load (&ov->read_all))
+    return ov->nblocks ? fn (opaque, 0, ov->nblocks) : 0;
   while ((b = ow_sbitmap_next_set (&ov->readset, b)) < ov->nblocks) {
     uint64_t e = ow_sbitmap_next_clear (&ov->readset, b);
     if (fn (opaque, b, e - b))
@@ -641,7 +689,8 @@ ow_get_info (struct ow_overlay *ov, struct ow_info *info)
   if (walk_written (ov, &info->data_blocks, count_range, &info->written_blocks) == -1)
     return -1;
   info->zero_blocks = info->written_blocks - info->data_blocks;
-  info->read_blocks = ow_sbitmap_count (&ov->readset);
+  info->read_blocks = atomic_load (&ov->read_all) ? ov->nblocks
+                                                  : ow_sbitmap_count (&ov->readset);
   info->index_memory = ow_index_memory (&ov->index);
   return 0;
 }

@@ -156,7 +156,8 @@ apply_readset_record (struct ow_overlay *ov, const struct ow_record *rec,
     return "read-set checksum mismatch";
   if ((why = unpack_payload (rec, payload, &p, &len, &to_free)))
     return why;
-  if (ow_apply_readset_payload (ov, p, len, rec->count) == -1)
+  if (ow_apply_readset_payload (ov, p, len, rec->count,
+                                (rec->flags & OW_READSET_WHOLE_LEAVES) != 0) == -1)
     why = "malformed read-set record";
   free (to_free);
   return why;
@@ -274,6 +275,7 @@ ow_load (struct ow_overlay *ov)
     return -1;
   }
   ov->was_clean = ov->header.flags & OW_HDR_CLEAN;
+  atomic_store (&ov->read_all, (ov->header.flags & OW_HDR_READ_ALL) != 0);
   if (ov->was_clean && ov->header.checkpoint_offset) {
     if (ow_load_checkpoint (ov) == 0) {
       ov->used_checkpoint = true;
@@ -285,7 +287,7 @@ ow_load (struct ow_overlay *ov)
     ow_index_free (&ov->index);
     ow_sbitmap_free (&ov->readset);
     if (ow_index_init (&ov->index, ov->nblocks) == -1
-        || ow_sbitmap_init (&ov->readset, ov->nblocks, true) == -1)
+        || ow_sbitmap_init (&ov->readset, ov->nblocks, false) == -1)
       return -1;
   }
   return scan_log (ov, file_size);

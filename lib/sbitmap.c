@@ -86,6 +86,13 @@ ow_sbitmap_mark_dirty (struct ow_sbitmap *sb, size_t leaf)
 int64_t
 ow_sbitmap_set_range (struct ow_sbitmap *sb, uint64_t first, uint64_t count)
 {
+  return ow_sbitmap_set_range_noting (sb, first, count, NULL);
+}
+
+int64_t
+ow_sbitmap_set_range_noting (struct ow_sbitmap *sb, uint64_t first, uint64_t count,
+                             struct ow_sbitmap *news)
+{
   int64_t added = 0;
   uint64_t end;
 
@@ -113,8 +120,19 @@ ow_sbitmap_set_range (struct ow_sbitmap *sb, uint64_t first, uint64_t count)
 
       /* A plain load first: the common case (already set) then costs
        * no write to a shared cache line. */
-      if ((atomic_load_explicit (w, memory_order_relaxed) & mask) != mask)
-        added_here += __builtin_popcountll (mask & ~atomic_fetch_or (w, mask));
+      if ((atomic_load_explicit (w, memory_order_relaxed) & mask) != mask) {
+        uint64_t fresh = mask & ~atomic_fetch_or (w, mask);
+        added_here += __builtin_popcountll (fresh);
+        if (fresh && news) {
+          _Atomic uint64_t *nleaf = get_leaf (news, li);
+          if (!nleaf) {
+            errno = ENOMEM;
+            return -1;
+          }
+          atomic_fetch_or (&nleaf[off / 64], fresh);
+          ow_sbitmap_mark_dirty (news, li);
+        }
+      }
       first += n;
     }
     if (added_here)
@@ -153,53 +171,83 @@ ow_sbitmap_or_leaf (struct ow_sbitmap *sb, size_t li, const uint64_t *words)
   return 0;
 }
 
-static bool
-snapshot (_Atomic uint64_t *leaf, uint64_t *words)
-{
-  bool any = false;
-  for (size_t i = 0; i < OW_SB_LEAF_WORDS; i++) {
-    words[i] = atomic_load_explicit (&leaf[i], memory_order_relaxed);
-    any |= words[i] != 0;
-  }
-  return any;
-}
-
 int
-ow_sbitmap_for_each_leaf (struct ow_sbitmap *sb, bool dirty_only,
+ow_sbitmap_for_each_leaf (struct ow_sbitmap *sb,
                           int (*fn) (void *, size_t, const uint64_t *),
                           void *opaque)
 {
   uint64_t words[OW_SB_LEAF_WORDS];
 
-  if (dirty_only) {
-    if (!sb->dirty)
-      return 0;
-    for (size_t w = 0; w < (sb->nleaves + 63) / 64; w++) {
-      uint64_t bits = atomic_exchange (&sb->dirty[w], 0);
-      while (bits) {
-        size_t li = w * 64 + __builtin_ctzll (bits);
-        int r;
-        bits &= bits - 1;
-        snapshot (atomic_load (&sb->leaves[li]), words);
-        r = fn (opaque, li, words);
-        if (r) {
-          /* Leave the rest marked so that nothing is forgotten. */
-          ow_sbitmap_mark_dirty (sb, li);
-          for (; bits; bits &= bits - 1)
-            ow_sbitmap_mark_dirty (sb, w * 64 + __builtin_ctzll (bits));
-          return r;
-        }
-      }
-    }
-    return 0;
-  }
   for (size_t li = 0; li < sb->nleaves; li++) {
     _Atomic uint64_t *leaf = atomic_load_explicit (&sb->leaves[li], memory_order_acquire);
+    bool any = false;
     int r;
-    if (leaf && snapshot (leaf, words) && (r = fn (opaque, li, words)))
+
+    if (!leaf)
+      continue;
+    for (size_t i = 0; i < OW_SB_LEAF_WORDS; i++) {
+      words[i] = atomic_load_explicit (&leaf[i], memory_order_relaxed);
+      any |= words[i] != 0;
+    }
+    if (any && (r = fn (opaque, li, words)))
       return r;
   }
   return 0;
+}
+
+/* Put taken bits back, and their leaf's mark. */
+static void
+give_back (struct ow_sbitmap *sb, size_t li, const uint64_t *words)
+{
+  _Atomic uint64_t *leaf = atomic_load (&sb->leaves[li]);
+
+  for (size_t i = 0; i < OW_SB_LEAF_WORDS; i++)
+    if (words[i])
+      atomic_fetch_or (&leaf[i], words[i]);
+  ow_sbitmap_mark_dirty (sb, li);
+}
+
+int
+ow_sbitmap_take (struct ow_sbitmap *sb,
+                 int (*fn) (void *, size_t, const uint64_t *), void *opaque)
+{
+  uint64_t words[OW_SB_LEAF_WORDS];
+
+  if (!sb->dirty)
+    return 0;
+  for (size_t w = 0; w < (sb->nleaves + 63) / 64; w++) {
+    uint64_t bits = atomic_exchange (&sb->dirty[w], 0);
+    while (bits) {
+      size_t li = w * 64 + __builtin_ctzll (bits);
+      _Atomic uint64_t *leaf = atomic_load (&sb->leaves[li]);
+      bool any = false;
+      int r;
+
+      bits &= bits - 1;
+      for (size_t i = 0; i < OW_SB_LEAF_WORDS; i++) {
+        words[i] = atomic_exchange (&leaf[i], 0);
+        any |= words[i] != 0;
+      }
+      if (!any)
+        continue;
+      r = fn (opaque, li, words);
+      if (r) {
+        /* Nothing may be forgotten: this leaf and the rest keep their
+         * bits for the next taker. */
+        give_back (sb, li, words);
+        for (; bits; bits &= bits - 1)
+          ow_sbitmap_mark_dirty (sb, w * 64 + __builtin_ctzll (bits));
+        return r;
+      }
+    }
+  }
+  return 0;
+}
+
+void
+ow_sbitmap_give_back (struct ow_sbitmap *sb, size_t leaf, const uint64_t *words)
+{
+  give_back (sb, leaf, words);
 }
 
 uint64_t

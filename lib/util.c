@@ -4,9 +4,11 @@
 #include <config.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +148,42 @@ ow_parse_size (const char *s)
   return v * mult;
 }
 
+/* A process other than us that has the file open, found the way
+ * fuser does. */
+static pid_t
+find_opener (const struct stat *target)
+{
+  DIR *proc = opendir ("/proc");
+  struct dirent *d;
+  pid_t found = 0;
+
+  if (!proc)
+    return 0;
+  while (!found && (d = readdir (proc))) {
+    char path[300];
+    DIR *fds;
+    struct dirent *f;
+    long pid = strtol (d->d_name, NULL, 10);
+
+    if (pid <= 0 || pid == getpid ())
+      continue;
+    snprintf (path, sizeof path, "/proc/%ld/fd", pid);
+    if (!(fds = opendir (path)))
+      continue;
+    while (!found && (f = readdir (fds))) {
+      struct stat st;
+      char fdpath[600];
+      snprintf (fdpath, sizeof fdpath, "%s/%s", path, f->d_name);
+      if (f->d_name[0] != '.' && stat (fdpath, &st) == 0
+          && st.st_ino == target->st_ino && st.st_dev == target->st_dev)
+        found = pid;
+    }
+    closedir (fds);
+  }
+  closedir (proc);
+  return found;
+}
+
 pid_t
 ow_lock_holder (int fd)
 {
@@ -154,26 +192,33 @@ ow_lock_holder (int fd)
   char line[256];
   pid_t holder = 0;
 
-  if (fstat (fd, &st) == -1 || !(f = fopen ("/proc/locks", "re")))
+  if (fstat (fd, &st) == -1)
     return 0;
   /* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" */
-  while (fgets (line, sizeof line, f)) {
-    char kind[16], mode[16], rw[16];
-    long pid;
-    unsigned maj, min;
-    unsigned long long ino;
-    char *p = strchr (line, ':');
-    if (!p || strstr (line, "->"))
-      continue;                 /* "->" marks a blocked waiter */
-    if (sscanf (p + 1, "%15s %15s %15s %ld %x:%x:%llu", kind, mode, rw,
-                &pid, &maj, &min, &ino) == 7
-        && ino == st.st_ino && makedev (maj, min) == st.st_dev
-        && pid > 0 && pid != getpid ()) {
-      holder = pid;
-      break;
+  if ((f = fopen ("/proc/locks", "re"))) {
+    while (fgets (line, sizeof line, f)) {
+      char kind[16], mode[16], rw[16];
+      long pid;
+      unsigned maj, min;
+      unsigned long long ino;
+      char *p = strchr (line, ':');
+      if (!p || strstr (line, "->"))
+        continue;               /* "->" marks a blocked waiter */
+      if (sscanf (p + 1, "%15s %15s %15s %ld %x:%x:%llu", kind, mode, rw,
+                  &pid, &maj, &min, &ino) == 7
+          && ino == st.st_ino && makedev (maj, min) == st.st_dev && pid > 0) {
+        holder = pid;
+        break;
+      }
     }
+    fclose (f);
   }
-  fclose (f);
+  /* A lock records who took it, and a server that took it before
+   * daemonising has since handed it to its child. */
+  if (holder && kill (holder, 0) == -1 && errno == ESRCH)
+    holder = 0;
+  if (!holder)
+    holder = find_opener (&st);
   return holder;
 }
 

@@ -27,7 +27,9 @@
 /* Header flags. */
 #define OW_HDR_CLEAN 1          /* closed cleanly: checkpoint is valid */
 #define OW_HDR_TRACK_READS 2    /* the read set was being recorded */
-#define OW_HDR_FLAGS_KNOWN (OW_HDR_CLEAN | OW_HDR_TRACK_READS)
+#define OW_HDR_READ_ALL 4       /* the read set could not be logged within
+                                   max-overlay-size: take every block as read */
+#define OW_HDR_FLAGS_KNOWN (OW_HDR_CLEAN | OW_HDR_TRACK_READS | OW_HDR_READ_ALL)
 
 enum ow_compress { OW_COMPRESS_NONE = 0, OW_COMPRESS_LZ4 = 1 };
 
@@ -93,6 +95,11 @@ struct ow_record {
 /* CHECKPOINT and READSET payloads are lz4-compressed when this flag
  * is set; the uncompressed length is then in `block`. */
 #define OW_REC_FLAG_LZ4 1
+
+/* A READSET record's items are (leaf index, 4096 bytes of bits to OR
+ * in), or with this flag just leaf indexes: every block of those leaves
+ * was read (a coarser read set that fits when space is short). */
+#define OW_READSET_WHOLE_LEAVES 2
 
 /* A CHECKPOINT part holds either single-block entries, 16 bytes each
  * (block, packed location), or with this flag zero ranges, 24 bytes

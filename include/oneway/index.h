@@ -65,6 +65,14 @@ int ow_index_set (struct ow_index *ix, uint64_t block, const struct ow_loc *loc)
 int ow_index_set_zero_range (struct ow_index *ix, uint64_t first,
                              uint64_t count, uint64_t offset);
 
+/* The first block at or after block that the index may know about
+ * (nblocks or more if none): every block before it reads from the base. */
+uint64_t ow_index_next_known (struct ow_index *ix, uint64_t block);
+
+/* For a block that reads as zero: where the run of blocks that
+ * certainly read as zero too ends (at least block + 1). */
+uint64_t ow_index_zero_run_end (struct ow_index *ix, uint64_t block);
+
 /* Single-block entries, in no particular order; shards are locked one
  * at a time, so run this only when nothing writes (offline, or close). */
 int ow_index_for_each_block (struct ow_index *ix,

@@ -64,6 +64,11 @@ int ow_extents (struct ow_overlay *ov, uint64_t count, uint64_t offset,
                            bool hole),
                 void *opaque);
 
+/* Is name (NULL: the base named in the header) the base this overlay
+ * was made for?  1 yes; 0 no, and *why (malloc'ed) says how it differs;
+ * -1 it cannot be read (reported through ow_error). */
+int ow_check_base (struct ow_overlay *ov, const char *name, char **why);
+
 /* What the merge tool reports. */
 struct ow_info {
   struct ow_header header;      /* as found when opened */

@@ -5,8 +5,8 @@
  * them is set, so memory follows the set, not the disk: promise 8.
  * Setting and testing are lock-free; leaves are never freed while the
  * bitmap lives.  With dirty tracking on, each leaf in which a bit was
- * newly set is remembered until ow_sbitmap_take_dirty hands it out:
- * that is how the read set reaches the log at each flush.
+ * newly set is marked, and ow_sbitmap_take drains the marked leaves:
+ * that is how new reads reach the log.
  */
 #ifndef ONEWAY_SBITMAP_H
 #define ONEWAY_SBITMAP_H
@@ -35,18 +35,33 @@ bool ow_sbitmap_test (const struct ow_sbitmap *sb, uint64_t bit);
  * newly set, or -1 (ENOMEM). */
 int64_t ow_sbitmap_set_range (struct ow_sbitmap *sb, uint64_t first, uint64_t count);
 
+/* The same, also setting in news (same size) exactly the bits that
+ * were newly set here. */
+int64_t ow_sbitmap_set_range_noting (struct ow_sbitmap *sb, uint64_t first,
+                                     uint64_t count, struct ow_sbitmap *news);
+
 /* OR a whole leaf in (loading a checkpoint or a READSET record). */
 int ow_sbitmap_or_leaf (struct ow_sbitmap *sb, size_t leaf, const uint64_t *words);
 
-/* Call fn for each leaf that has bits set (all of them), or for each
- * dirty leaf (dirty_only; clears the dirty marks), with a snapshot of
- * its words.  Stops at the first non-zero return and returns it. */
-int ow_sbitmap_for_each_leaf (struct ow_sbitmap *sb, bool dirty_only,
+/* Call fn for each leaf that has bits set, with a snapshot of its
+ * words.  Stops at the first non-zero return and returns it. */
+int ow_sbitmap_for_each_leaf (struct ow_sbitmap *sb,
                               int (*fn) (void *opaque, size_t leaf,
                                          const uint64_t *words),
                               void *opaque);
 
-/* Put back a dirty mark (a flush that failed to log the leaf). */
+/* Take the bits of every marked leaf (they are cleared as they are
+ * read, atomically per word, so a bit set meanwhile is either taken
+ * now or left for the next call) and hand them to fn.  If fn fails,
+ * that leaf's bits and all untaken marks are put back. */
+int ow_sbitmap_take (struct ow_sbitmap *sb,
+                     int (*fn) (void *opaque, size_t leaf, const uint64_t *words),
+                     void *opaque);
+
+/* Return taken bits (a caller that failed after fn succeeded). */
+void ow_sbitmap_give_back (struct ow_sbitmap *sb, size_t leaf, const uint64_t *words);
+
+/* Mark a leaf (used when giving back). */
 void ow_sbitmap_mark_dirty (struct ow_sbitmap *sb, size_t leaf);
 
 uint64_t ow_sbitmap_count (const struct ow_sbitmap *sb);
