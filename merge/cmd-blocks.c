@@ -26,7 +26,7 @@ emit_json (void *opaque, uint64_t first, uint64_t count)
   return 0;
 }
 
-/* "first-last (count blocks, bytes start..end)" per line. */
+/* One range per line: "first-last (count blocks)", or a lone block. */
 static int
 emit_human (void *opaque, uint64_t first, uint64_t count)
 {
@@ -46,6 +46,10 @@ cmd_blocks (const struct merge_opts *o)
   struct emit e = { &j, 0 };
   int r;
 
+  if (o->base) {
+    fprintf (stderr, "oneway-merge: blocks does not read the base: --base has no effect\n");
+    return EXIT_ERROR;
+  }
   if (merge_open (o, false, &ov) == -1)
     return EXIT_ERROR;
   e.block_size = ow_block_size (ov);

@@ -43,6 +43,36 @@ state_of (const struct ow_info *in)
   return in->was_clean ? "clean" : "unclean";
 }
 
+/* Whether the base (named in the header, or --base) is the one the
+ * overlay was made for. */
+struct base_check {
+  const char *status;           /* matches, differs, unavailable */
+  char detail[2048];
+};
+
+static void
+check_base (struct ow_overlay *ov, const char *name, struct base_check *bc)
+{
+  char *why = NULL;
+  int r;
+
+  merge_capture_errors (bc->detail, sizeof bc->detail);
+  r = ow_check_base (ov, name, &why);
+  merge_capture_errors (NULL, 0);
+  bc->status = r == 1 ? "matches" : r == 0 ? "differs" : "unavailable";
+  if (why)
+    snprintf (bc->detail, sizeof bc->detail, "%s", why);
+  else if (r == 1)
+    bc->detail[0] = '\0';
+  free (why);
+}
+
+static const char *
+fingerprint_method (uint32_t m)
+{
+  return m == OW_FINGERPRINT_SAMPLED_SHA256 ? "sampled-sha256" : "unknown";
+}
+
 /* Logical bytes of written data per stored byte. */
 static double
 ratio_of (const struct ow_info *in)
@@ -52,7 +82,7 @@ ratio_of (const struct ow_info *in)
 }
 
 static void
-print_json (const char *path, const struct ow_info *in)
+print_json (const char *path, const struct ow_info *in, const struct base_check *bc)
 {
   const struct ow_header *h = &in->header;
   char uuid[40], fp[2 * OW_FINGERPRINT_SIZE + 1], created[32];
@@ -73,7 +103,12 @@ print_json (const char *path, const struct ow_info *in)
   json_key (&j, "name"); json_string (&j, h->base_name);
   json_key (&j, "size"); json_u64 (&j, h->base_size);
   json_key (&j, "fingerprint"); json_string (&j, fp);
-  json_key (&j, "fingerprint_method"); json_string (&j, "sampled-sha256");
+  json_key (&j, "fingerprint_method");
+  json_string (&j, fingerprint_method (h->fingerprint_method));
+  json_key (&j, "status"); json_string (&j, bc->status);
+  if (bc->detail[0]) {
+    json_key (&j, "status_detail"); json_string (&j, bc->detail);
+  }
   json_object_end (&j);
   json_key (&j, "block_size"); json_u64 (&j, h->block_size);
   json_key (&j, "compression");
@@ -83,10 +118,11 @@ print_json (const char *path, const struct ow_info *in)
   json_key (&j, "data_blocks"); json_u64 (&j, in->data_blocks);
   json_key (&j, "zero_blocks"); json_u64 (&j, in->zero_blocks);
   json_key (&j, "read_blocks"); json_u64 (&j, in->read_blocks);
+  json_key (&j, "read_set_coarse"); json_bool (&j, h->flags & OW_HDR_READ_ALL);
   json_key (&j, "file_size"); json_u64 (&j, in->file_size);
   json_key (&j, "log_size"); json_u64 (&j, in->log_end);
   json_key (&j, "stored_bytes"); json_u64 (&j, in->live_bytes);
-  json_key (&j, "garbage_bytes");
+  json_key (&j, "overhead_bytes");
   json_u64 (&j, in->log_end - OW_LOG_START
             - ow_min64 (in->live_bytes, in->log_end - OW_LOG_START));
   json_key (&j, "compression_ratio"); json_double (&j, ratio_of (in));
@@ -96,7 +132,7 @@ print_json (const char *path, const struct ow_info *in)
 }
 
 static void
-print_human (const char *path, const struct ow_info *in)
+print_human (const char *path, const struct ow_info *in, const struct base_check *bc)
 {
   const struct ow_header *h = &in->header;
   char uuid[40], fp[2 * OW_FINGERPRINT_SIZE + 1], created[32];
@@ -117,18 +153,29 @@ print_human (const char *path, const struct ow_info *in)
     printf ("state:        not closed cleanly; %s of torn tail will be dropped "
             "when the plugin next opens it\n", ow_human_size (in->torn_bytes, a, sizeof a));
   else
-    printf ("state:        not closed cleanly (recovered from the log; nothing lost)\n");
+    printf ("state:        not closed cleanly (its log is whole: every flushed write is there)\n");
   printf ("base:         %s\n", ebase ? ebase : "?");
   printf ("base size:    %s (%" PRIu64 " bytes)\n",
           ow_human_size (h->base_size, a, sizeof a), h->base_size);
-  printf ("base id:      %.16s… (sampled SHA-256)\n", fp);
+  printf ("base id:      %.16s… (%s)\n", fp, fingerprint_method (h->fingerprint_method));
+  if (strcmp (bc->status, "matches") == 0)
+    printf ("base check:   matches\n");
+  else {
+    char *e = ow_escape (bc->detail, strlen (bc->detail));
+    printf ("base check:   %s: %s\n", strcmp (bc->status, "differs") == 0
+            ? "DIFFERS" : "unavailable", e ? e : "");
+    free (e);
+  }
   printf ("block size:   %" PRIu64 "\n", bs);
   printf ("compression:  %s\n", h->compress == OW_COMPRESS_LZ4 ? "lz4" : "none");
   printf ("written:      %" PRIu64 " blocks (%s): %" PRIu64 " with data, %" PRIu64
           " zeroed or trimmed\n", in->written_blocks,
           ow_human_size (in->written_blocks * bs, a, sizeof a),
           in->data_blocks, in->zero_blocks);
-  if (h->flags & OW_HDR_TRACK_READS)
+  if (h->flags & OW_HDR_READ_ALL)
+    printf ("read:         all blocks (the read set did not fit in max-overlay-size, "
+            "so every block counts as read)\n");
+  else if (h->flags & OW_HDR_TRACK_READS)
     printf ("read:         %" PRIu64 " blocks (%s)\n", in->read_blocks,
             ow_human_size (in->read_blocks * bs, a, sizeof a));
   else
@@ -150,19 +197,22 @@ cmd_info (const struct merge_opts *o)
 {
   struct ow_overlay *ov;
   struct ow_info in;
+  struct base_check bc;
   int r;
 
   if (merge_open (o, false, &ov) == -1)
     return EXIT_ERROR;
   r = ow_get_info (ov, &in);
+  if (r == 0)
+    check_base (ov, o->base, &bc);
   ow_close (ov);
   if (r == -1) {
     perror ("oneway-merge: info");
     return EXIT_ERROR;
   }
   if (o->json)
-    print_json (o->overlay, &in);
+    print_json (o->overlay, &in, &bc);
   else
-    print_human (o->overlay, &in);
+    print_human (o->overlay, &in, &bc);
   return EXIT_YES;
 }

@@ -4,7 +4,9 @@
 #ifndef ONEWAY_MERGE_COMMANDS_H
 #define ONEWAY_MERGE_COMMANDS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "oneway/overlay.h"
 
@@ -23,6 +25,11 @@ struct merge_opts {
 /* Open the overlay for reading (refused while a plugin has it open for
  * writing).  Prints the reason and returns -1 on failure. */
 int merge_open (const struct merge_opts *o, bool need_base, struct ow_overlay **ov);
+
+/* The stderr error sink, and one that keeps the last message in buf
+ * instead (for errors that are part of an answer). */
+void merge_print_error (const char *fmt, va_list ap);
+void merge_capture_errors (char *buf, size_t len);
 
 int cmd_info (const struct merge_opts *o);
 int cmd_blocks (const struct merge_opts *o);

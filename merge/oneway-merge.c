@@ -40,12 +40,31 @@ usage (FILE *f)
            "See oneway-merge(1).\n");
 }
 
-static void
-print_error (const char *fmt, va_list ap)
+void
+merge_print_error (const char *fmt, va_list ap)
 {
   fputs ("oneway-merge: ", stderr);
   vfprintf (stderr, fmt, ap);
   fputc ('\n', stderr);
+}
+
+static char *capture_buf;
+static size_t capture_len;
+
+static void
+capture_error (const char *fmt, va_list ap)
+{
+  vsnprintf (capture_buf, capture_len, fmt, ap);
+}
+
+void
+merge_capture_errors (char *buf, size_t len)
+{
+  capture_buf = buf;
+  capture_len = len;
+  if (buf)
+    buf[0] = '\0';
+  ow_set_error_handler (buf ? capture_error : merge_print_error);
 }
 
 int
@@ -72,7 +91,7 @@ main (int argc, char *argv[])
   struct merge_opts o = { 0 };
   int c;
 
-  ow_set_error_handler (print_error);
+  ow_set_error_handler (merge_print_error);
   while ((c = getopt_long (argc, argv, "jb:hV", long_options, NULL)) != -1) {
     switch (c) {
     case 'j': o.json = true; break;
