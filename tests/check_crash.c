@@ -1,0 +1,532 @@
+/* oneway: crash-point test of the overlay engine.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ *
+ * The overlay file is simulated in memory and made to fail at its Nth
+ * write, sync or truncate, for every N the workload reaches.  Two kinds
+ * of crash are then replayed:
+ *  - the process dies: what it wrote stays, the write it was doing is
+ *    torn at a random point;
+ *  - the power goes: only what was synced stays for sure; each later
+ *    write survives whole, not at all, or in a random subset of its
+ *    512-byte sectors.
+ * After each, the engine recovers the file and must show a view where
+ * every block holds a value it had at some point since the last
+ * completed flush (never older, never a mix, never garbage), and a
+ * read set holding every base read made before that flush.
+ */
+#include <config.h>
+
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oneway/overlay.h"
+#include "testlib.h"
+
+/* ---- the simulated file ---- */
+
+struct pending {
+  uint64_t off, len;            /* a truncate has data == NULL */
+  uint8_t *data;
+};
+
+struct memfile {
+  uint8_t *vol;                 /* what reads see */
+  uint64_t size, cap;
+  uint8_t *dur;                 /* as of the last sync */
+  uint64_t dur_size;
+  struct pending *pend;
+  size_t npend, pcap;
+  long ops, crash_at;
+  bool crashed;
+  unsigned rng;
+};
+
+static unsigned
+rnd (unsigned *s)
+{
+  *s = *s * 1103515245 + 12345;
+  return *s >> 8;
+}
+
+static void
+mf_reserve (struct memfile *m, uint64_t size)
+{
+  if (size > m->cap) {
+    uint64_t cap = m->cap ? m->cap : 65536;
+    while (cap < size)
+      cap *= 2;
+    m->vol = realloc (m->vol, cap);
+    ck_assert_ptr_nonnull (m->vol);
+    memset (m->vol + m->cap, 0, cap - m->cap);
+    m->cap = cap;
+  }
+}
+
+static void
+mf_put (struct memfile *m, uint64_t off, const uint8_t *p, uint64_t len)
+{
+  mf_reserve (m, off + len);
+  if (off > m->size)
+    memset (m->vol + m->size, 0, off - m->size);
+  memcpy (m->vol + off, p, len);
+  if (off + len > m->size)
+    m->size = off + len;
+}
+
+static void
+mf_set_size (struct memfile *m, uint64_t size)
+{
+  mf_reserve (m, size);
+  if (size > m->size)
+    memset (m->vol + m->size, 0, size - m->size);
+  m->size = size;
+}
+
+static void
+mf_add_pending (struct memfile *m, uint64_t off, const uint8_t *p, uint64_t len)
+{
+  if (m->npend == m->pcap) {
+    m->pcap = m->pcap ? m->pcap * 2 : 64;
+    m->pend = realloc (m->pend, m->pcap * sizeof *m->pend);
+  }
+  m->pend[m->npend].off = off;
+  m->pend[m->npend].len = len;
+  m->pend[m->npend].data = NULL;
+  if (p) {
+    m->pend[m->npend].data = malloc (len ? len : 1);
+    memcpy (m->pend[m->npend].data, p, len);
+  }
+  m->npend++;
+}
+
+static void
+mf_clear_pending (struct memfile *m)
+{
+  for (size_t i = 0; i < m->npend; i++)
+    free (m->pend[i].data);
+  m->npend = 0;
+}
+
+static void
+mf_free (struct memfile *m)
+{
+  mf_clear_pending (m);
+  free (m->pend);
+  free (m->vol);
+  free (m->dur);
+  memset (m, 0, sizeof *m);
+}
+
+/* Counts an operation; true if this one is where the crash happens. */
+static bool
+mf_tick (struct memfile *m)
+{
+  if (m->crashed)
+    return true;
+  if (++m->ops == m->crash_at) {
+    m->crashed = true;
+    return true;
+  }
+  return false;
+}
+
+static int
+mf_pread (void *h, void *buf, size_t count, uint64_t offset)
+{
+  struct memfile *m = h;
+  if (offset > m->size || count > m->size - offset) {
+    errno = EIO;
+    return -1;
+  }
+  memcpy (buf, m->vol + offset, count);
+  return 0;
+}
+
+static int
+mf_pwritev (void *h, const struct iovec *iov, int n, uint64_t offset)
+{
+  struct memfile *m = h;
+  bool was_crashed = m->crashed;
+  uint64_t len = 0;
+  uint8_t *flat;
+
+  for (int i = 0; i < n; i++)
+    len += iov[i].iov_len;
+  flat = malloc (len ? len : 1);
+  for (int i = 0, at = 0; i < n; at += iov[i].iov_len, i++)
+    memcpy (flat + at, iov[i].iov_base, iov[i].iov_len);
+  if (mf_tick (m)) {
+    if (!was_crashed) {
+      /* The write in progress lands torn: a random prefix. */
+      uint64_t part = len ? rnd (&m->rng) % len : 0;
+      mf_put (m, offset, flat, part);
+      mf_add_pending (m, offset, flat, part);
+    }
+    free (flat);
+    errno = EIO;
+    return -1;
+  }
+  mf_put (m, offset, flat, len);
+  mf_add_pending (m, offset, flat, len);
+  free (flat);
+  return 0;
+}
+
+static int
+mf_sync (void *h)
+{
+  struct memfile *m = h;
+  if (mf_tick (m)) {
+    errno = EIO;
+    return -1;
+  }
+  free (m->dur);
+  m->dur = malloc (m->size ? m->size : 1);
+  memcpy (m->dur, m->vol, m->size);
+  m->dur_size = m->size;
+  mf_clear_pending (m);
+  return 0;
+}
+
+static int
+mf_truncate (void *h, uint64_t size)
+{
+  struct memfile *m = h;
+  if (mf_tick (m)) {
+    errno = EIO;
+    return -1;
+  }
+  mf_set_size (m, size);
+  mf_add_pending (m, size, NULL, 0);
+  return 0;
+}
+
+static int
+mf_size (void *h, uint64_t *size)
+{
+  *size = ((struct memfile *) h)->size;
+  return 0;
+}
+
+static const struct ow_file_ops mf_ops = { mf_pread, mf_pwritev, mf_sync, mf_truncate, mf_size };
+
+/* A fresh file holding what survives a power cut of m. */
+static void
+mf_power_cut (const struct memfile *m, struct memfile *out, unsigned *rng)
+{
+  memset (out, 0, sizeof *out);
+  out->crash_at = -1;
+  mf_put (out, 0, m->dur, m->dur_size);
+  for (size_t i = 0; i < m->npend; i++) {
+    const struct pending *p = &m->pend[i];
+    unsigned how = rnd (rng) % 4;
+    if (how == 0)
+      continue;                         /* lost */
+    if (!p->data) {
+      mf_set_size (out, p->off);
+      continue;
+    }
+    if (how < 3) {
+      mf_put (out, p->off, p->data, p->len);
+      continue;
+    }
+    for (uint64_t s = 0; s < p->len; s += 512)  /* torn: some sectors */
+      if (rnd (rng) % 2)
+        mf_put (out, p->off + s, p->data + s, p->len - s < 512 ? p->len - s : 512);
+  }
+}
+
+static void
+mf_copy (const struct memfile *m, struct memfile *out)
+{
+  memset (out, 0, sizeof *out);
+  out->crash_at = -1;
+  mf_put (out, 0, m->vol, m->size);
+}
+
+/* ---- the workload and its model ---- */
+
+#define DISK (256 * 1024)
+
+struct run {
+  uint32_t bs;
+  int compress;
+  unsigned seed;
+  const char *base;
+  /* images[k]: the disk after k operations; image 0 is the base. */
+  uint8_t **images;
+  int nimages;
+  int flushed;                  /* image index as of the last completed flush */
+  int completed;                /* image index after the last completed op */
+  int attempted;                /* image index if the failing op had completed */
+  uint8_t *touched;             /* per block: written since the start */
+  uint8_t *base_read;           /* per block: read from the base */
+  uint8_t *read_at_flush;       /* base_read as of the last completed flush */
+  uint8_t *read_at_write;       /* base_read as of the last completed write */
+};
+
+static uint8_t *
+push_image (struct run *r)
+{
+  uint8_t *img = malloc (DISK);
+  memcpy (img, r->images[r->nimages - 1], DISK);
+  r->images = realloc (r->images, (r->nimages + 1) * sizeof *r->images);
+  r->images[r->nimages++] = img;
+  return img;
+}
+
+static void
+note_base_reads (struct run *r, uint64_t off, uint64_t len)
+{
+  for (uint64_t b = off / r->bs; b <= (off + len - 1) / r->bs; b++)
+    if (!r->touched[b])
+      r->base_read[b] = 1;
+}
+
+/* A write or zero reads the blocks it covers only in part (to keep
+ * the rest of them). */
+static void
+note_partial_blocks (struct run *r, uint64_t off, uint64_t len)
+{
+  for (uint64_t b = off / r->bs; b <= (off + len - 1) / r->bs; b++)
+    if (!(off <= b * r->bs && off + len >= (b + 1) * r->bs))
+      note_base_reads (r, b * r->bs, r->bs);
+}
+
+static void
+mark_flushed (struct run *r)
+{
+  r->flushed = r->completed;
+  memcpy (r->read_at_flush, r->base_read, DISK / r->bs);
+}
+
+/* Runs the workload until it ends or an operation fails. */
+static void
+workload (struct run *r, struct ow_overlay *ov)
+{
+  unsigned rng = r->seed;
+  uint8_t *buf = malloc (DISK);
+
+  for (int op = 0; op < 60; op++) {
+    unsigned kind = rnd (&rng) % 100;
+    uint64_t off = rnd (&rng) % DISK;
+    uint64_t len = 1 + rnd (&rng) % (kind < 50 ? 12000 : 40000);
+    int ok;
+
+    if (rnd (&rng) % 3 == 0)
+      off -= off % r->bs;               /* often aligned */
+    if (len > DISK - off)
+      len = DISK - off;
+    bool fua = false;
+    if (kind < 55) {
+      uint8_t *img = push_image (r);
+      tl_fill (buf, len, off, rnd (&rng));
+      note_partial_blocks (r, off, len);
+      memcpy (img + off, buf, len);
+      fua = rnd (&rng) % 8 == 0;
+      ok = ow_pwrite (ov, buf, len, off, fua) == 0;
+    }
+    else if (kind < 70) {
+      uint8_t *img = push_image (r);
+      note_partial_blocks (r, off, len);
+      memset (img + off, 0, len);
+      fua = rnd (&rng) % 8 == 0;
+      ok = ow_zero (ov, len, off, fua) == 0;
+    }
+    else if (kind < 85) {
+      note_base_reads (r, off, len);
+      ok = ow_pread (ov, buf, len, off) == 0;
+      if (ok)
+        ck_assert_int_eq (memcmp (buf, r->images[r->nimages - 1] + off, len), 0);
+    }
+    else {
+      ok = ow_flush (ov) == 0;
+      if (ok)
+        mark_flushed (r);
+    }
+    if (!ok) {
+      r->attempted = r->nimages - 1;
+      free (buf);
+      return;
+    }
+    r->completed = r->nimages - 1;
+    if (kind < 70)
+      memcpy (r->read_at_write, r->base_read, DISK / r->bs);
+    if (fua)                            /* FUA makes all before it durable */
+      mark_flushed (r);
+    for (uint64_t b = off / r->bs; kind < 70 && b <= (off + len - 1) / r->bs; b++)
+      r->touched[b] = 1;
+  }
+  r->attempted = r->nimages - 1;
+  free (buf);
+}
+
+static int
+add_read (void *opaque, uint64_t first, uint64_t count)
+{
+  uint8_t *set = opaque;
+  for (uint64_t b = first; b < first + count; b++)
+    set[b] = 1;
+  return 0;
+}
+
+/* Open a survivor file and check it against the model.  In a process
+ * crash every completed operation survives; in a power cut those up to
+ * the last completed flush do. */
+static void
+verify (struct run *r, struct memfile *m, bool process_crash)
+{
+  struct ow_open_params p = { .overlay = "sim.ow", .base = r->base, .writable = true,
+                              .compress = -1, .track_reads = 1, .ops = &mf_ops,
+                              .ops_handle = m };
+  struct ow_overlay *ov;
+  uint8_t *view = malloc (DISK), *read = calloc (DISK / r->bs, 1);
+  int lo = process_crash ? r->completed : r->flushed;
+
+  for (int pass = 0; pass < 2; pass++) {
+    /* Pass 0: the plugin's recovery; pass 1: reading the result back. */
+    p.writable = pass == 0;
+    if (ow_open (&p, &ov) == -1)
+      ck_abort_msg ("seed %u crash at %ld: recovery failed: %s", r->seed, m->crash_at,
+                    tl_last_error ());
+    ck_assert_int_eq (ow_pread (ov, view, DISK, 0), 0);
+    for (uint64_t b = 0; b < DISK / r->bs; b++) {
+      bool ok = false;
+      for (int k = lo; k <= r->attempted && !ok; k++)
+        ok = memcmp (view + b * r->bs, r->images[k] + b * r->bs, r->bs) == 0;
+      ck_assert_msg (ok, "seed %u, crash at op %ld (%s): block %lu holds no value "
+                     "it had between image %d and %d", r->seed, m->crash_at,
+                     process_crash ? "process" : "power", (unsigned long) b, lo,
+                     r->attempted);
+    }
+    memset (read, 0, DISK / r->bs);
+    ck_assert_int_eq (ow_read_ranges (ov, add_read, read), 0);
+    for (uint64_t b = 0; b < DISK / r->bs; b++)
+      ck_assert_msg (!r->read_at_flush[b] || read[b],
+                     "seed %u crash at %ld: block %lu was read before the flush "
+                     "but is missing from the read set", r->seed, m->crash_at,
+                     (unsigned long) b);
+    /* Writes that survive bring the reads before them along, flushed
+     * or not: in a process crash, every completed write survives. */
+    for (uint64_t b = 0; process_crash && b < DISK / r->bs; b++)
+      ck_assert_msg (!r->read_at_write[b] || read[b],
+                     "seed %u crash at %ld: block %lu was read before a write "
+                     "that survived, but is missing from the read set",
+                     r->seed, m->crash_at, (unsigned long) b);
+    ck_assert_int_eq (ow_close (ov), 0);
+  }
+  free (view);
+  free (read);
+}
+
+static void
+free_run (struct run *r)
+{
+  for (int i = 0; i < r->nimages; i++)
+    free (r->images[i]);
+  free (r->images);
+  free (r->touched);
+  free (r->base_read);
+  free (r->read_at_flush);
+  free (r->read_at_write);
+}
+
+/* One full run with a crash at the crash_at-th file operation; returns
+ * the number of operations the workload made (if it did not crash). */
+static long
+run_once (uint32_t bs, int compress, unsigned seed, const char *base, long crash_at)
+{
+  struct memfile m = { .crash_at = crash_at, .rng = seed * 7 + crash_at };
+  struct run r = { .bs = bs, .compress = compress, .seed = seed, .base = base };
+  struct ow_open_params p = { .overlay = "sim.ow", .base = base, .writable = true,
+                              .block_size = bs, .compress = compress, .track_reads = 1,
+                              .ops = &mf_ops, .ops_handle = &m };
+  struct ow_overlay *ov;
+  bool created = false;
+  long ops;
+
+  r.images = malloc (sizeof *r.images);
+  r.images[0] = malloc (DISK);
+  tl_fill (r.images[0], DISK, 0, 42);
+  r.nimages = 1;
+  r.touched = calloc (DISK / bs, 1);
+  r.base_read = calloc (DISK / bs, 1);
+  r.read_at_flush = calloc (DISK / bs, 1);
+  r.read_at_write = calloc (DISK / bs, 1);
+
+  if (ow_open (&p, &ov) == 0) {
+    workload (&r, ov);
+    if (!m.crashed && ow_flush (ov) == 0)   /* ends with a flush */
+      mark_flushed (&r);
+    /* Abandon it like a killed process: the file is what it is.  The
+     * engine's memory is still released. */
+    long keep = m.crash_at;
+    m.crash_at = m.ops + 1;
+    m.crashed = true;
+    ow_close (ov);                      /* fails: everything is EIO now */
+    m.crash_at = keep;
+    created = true;
+  }
+  else
+    ck_assert_msg (m.crash_at >= 0 && m.ops >= m.crash_at,
+                   "open failed without a crash: %s", tl_last_error ());
+  ops = m.ops;
+
+  /* A crash while creating the overlay loses nothing: nothing was
+   * served yet.  Otherwise, replay both kinds of crash. */
+  if (created) {
+    struct memfile survivor;
+    unsigned rng = seed ^ (unsigned) crash_at;
+    mf_copy (&m, &survivor);
+    verify (&r, &survivor, true);
+    mf_free (&survivor);
+    for (int i = 0; i < 4; i++) {
+      mf_power_cut (&m, &survivor, &rng);
+      if (survivor.size >= 2 * 4096)
+        verify (&r, &survivor, false);
+      mf_free (&survivor);
+    }
+  }
+  mf_free (&m);
+  free_run (&r);
+  return ops;
+}
+
+START_TEST (test_crash_points)
+{
+  static const struct { uint32_t bs; int compress; unsigned seed; } cfg[] = {
+    { 4096, 1, 11 }, { 512, 0, 22 }, { 4096, 0, 33 }, { 512, 1, 44 },
+  };
+  const char *base = tl_path ("base.img");
+  long total, tried = 0;
+
+  tl_capture_errors ();
+  tl_make_base (base, DISK, 42);
+  total = run_once (cfg[_i].bs, cfg[_i].compress, cfg[_i].seed, base, -1);
+  ck_assert_int_gt (total, 20);
+  for (long at = 1; at <= total + 1; at++, tried++)
+    run_once (cfg[_i].bs, cfg[_i].compress, cfg[_i].seed, base, at);
+  ck_assert_int_eq (tried, total + 1);
+  tl_cleanup ();
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("crash");
+  TCase *tc = tcase_create ("crash");
+  SRunner *sr;
+  int failed;
+
+  tcase_set_timeout (tc, 600);
+  tcase_add_loop_test (tc, test_crash_points, 0, 4);
+  suite_add_tcase (s, tc);
+  sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
