@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "oneway/error.h"
 
@@ -19,6 +20,16 @@ default_error (const char *fmt, va_list ap)
 static ow_error_fn error_fn = default_error;
 static ow_error_fn debug_fn;
 
+static void
+call_sink (ow_error_fn fn, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  fn (fmt, ap);
+  va_end (ap);
+}
+
 void
 ow_set_error_handler (ow_error_fn fn)
 {
@@ -31,6 +42,40 @@ ow_set_debug_handler (ow_error_fn fn)
   debug_fn = fn;
 }
 
+/* The sinks get finished text, with %m expanded here to the untranslated
+ * description of errno.  strerror's translation lookup takes glibc's
+ * locale lock, and in nbdkit run with the sanitizer runtimes preloaded
+ * that lock is then never released: nbdkit hangs at exit.  Messages
+ * are English anyway. */
+static void
+pass_on (ow_error_fn fn, const char *fmt, va_list ap, int err)
+{
+  char buf[2048], f[1024];
+  const char *desc = strerrordesc_np (err);
+  size_t n = 0;
+
+  for (const char *p = fmt; *p && n + 1 < sizeof f; p++) {
+    if (p[0] == '%' && p[1] == '%') {
+      f[n++] = *p++;
+      if (n + 1 < sizeof f)
+        f[n++] = *p;
+    }
+    else if (p[0] == '%' && p[1] == 'm') {
+      for (const char *d = desc ? desc : "unknown error"; *d && n + 2 < sizeof f; d++) {
+        if (*d == '%')
+          f[n++] = '%';
+        f[n++] = *d;
+      }
+      p++;
+    }
+    else
+      f[n++] = *p;
+  }
+  f[n] = '\0';
+  vsnprintf (buf, sizeof buf, f, ap);
+  call_sink (fn, "%s", buf);
+}
+
 /* Reporting must not disturb the errno the caller is about to return. */
 void
 ow_error (const char *fmt, ...)
@@ -39,7 +84,7 @@ ow_error (const char *fmt, ...)
   va_list ap;
 
   va_start (ap, fmt);
-  error_fn (fmt, ap);
+  pass_on (error_fn, fmt, ap, saved);
   va_end (ap);
   errno = saved;
 }
@@ -53,7 +98,7 @@ ow_debug (const char *fmt, ...)
   if (!debug_fn)
     return;
   va_start (ap, fmt);
-  debug_fn (fmt, ap);
+  pass_on (debug_fn, fmt, ap, saved);
   va_end (ap);
   errno = saved;
 }
