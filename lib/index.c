@@ -179,9 +179,10 @@ delete_at (struct ow_index_shard *s, size_t i)
   s->count--;
 }
 
-/* Offset of the newest range covering block, or 0.  Caller holds zlock. */
-static uint64_t
-zrange_find (const struct ow_index *ix, uint64_t block)
+/* Index of the first range that ends after block (nzranges if none).
+ * Caller holds zlock. */
+static size_t
+zrange_search (const struct ow_index *ix, uint64_t block)
 {
   size_t lo = 0, hi = ix->nzranges;
 
@@ -192,8 +193,17 @@ zrange_find (const struct ow_index *ix, uint64_t block)
     else
       hi = mid;
   }
-  if (lo < ix->nzranges && ix->zranges[lo].start <= block)
-    return ix->zranges[lo].offset;
+  return lo;
+}
+
+/* Offset of the range covering block, or 0.  Caller holds zlock. */
+static uint64_t
+zrange_find (const struct ow_index *ix, uint64_t block)
+{
+  size_t i = zrange_search (ix, block);
+
+  if (i < ix->nzranges && ix->zranges[i].start <= block)
+    return ix->zranges[i].offset;
   return 0;
 }
 
@@ -419,25 +429,17 @@ ow_index_set_zero_range (struct ow_index *ix, uint64_t first, uint64_t count,
 uint64_t
 ow_index_zero_run_end (struct ow_index *ix, uint64_t block)
 {
-  uint64_t end = block + 1;
+  uint64_t end = block + 1, next;
 
   if (atomic_load_explicit (&ix->any_zranges, memory_order_acquire)) {
     pthread_rwlock_rdlock (&ix->zlock);
-    for (size_t lo = 0, hi = ix->nzranges; lo < hi; ) {
-      size_t mid = lo + (hi - lo) / 2;
-      if (ix->zranges[mid].end <= block)
-        lo = mid + 1;
-      else if (ix->zranges[mid].start > block)
-        hi = mid;
-      else {
-        end = ix->zranges[mid].end;
-        break;
-      }
-    }
+    size_t i = zrange_search (ix, block);
+    if (i < ix->nzranges && ix->zranges[i].start <= block)
+      end = ix->zranges[i].end;
     pthread_rwlock_unlock (&ix->zlock);
   }
   /* Single entries inside the range may say otherwise. */
-  uint64_t next = ow_sbitmap_next_set (&ix->has_entry, block + 1);
+  next = ow_sbitmap_next_set (&ix->has_entry, block + 1);
   return next < end ? next : end;
 }
 
@@ -447,18 +449,10 @@ ow_index_next_known (struct ow_index *ix, uint64_t block)
   uint64_t next = ow_sbitmap_next_set (&ix->has_entry, block);
 
   if (atomic_load_explicit (&ix->any_zranges, memory_order_acquire)) {
-    size_t lo = 0, hi;
     pthread_rwlock_rdlock (&ix->zlock);
-    hi = ix->nzranges;
-    while (lo < hi) {
-      size_t mid = lo + (hi - lo) / 2;
-      if (ix->zranges[mid].end <= block)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    if (lo < ix->nzranges) {
-      uint64_t z = ix->zranges[lo].start > block ? ix->zranges[lo].start : block;
+    size_t i = zrange_search (ix, block);
+    if (i < ix->nzranges) {
+      uint64_t z = ix->zranges[i].start > block ? ix->zranges[i].start : block;
       if (z < next)
         next = z;
     }

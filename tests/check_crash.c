@@ -518,20 +518,15 @@ START_TEST (test_crash_points)
 }
 END_TEST
 
+static void
+add_tests (TCase *tc)
+{
+  tcase_set_timeout (tc, 600);
+  tcase_add_loop_test (tc, test_crash_points, 0, 4);
+}
+
 int
 main (void)
 {
-  Suite *s = suite_create ("crash");
-  TCase *tc = tcase_create ("crash");
-  SRunner *sr;
-  int failed;
-
-  tcase_set_timeout (tc, 600);
-  tcase_add_loop_test (tc, test_crash_points, 0, 4);
-  suite_add_tcase (s, tc);
-  sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return tl_run ("crash", add_tests);
 }

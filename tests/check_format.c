@@ -13,6 +13,7 @@
 #include "oneway/format.h"
 #include "oneway/sha256.h"
 #include "oneway/util.h"
+#include "testlib.h"
 
 START_TEST (test_crc32c_vectors)
 {
@@ -172,14 +173,9 @@ START_TEST (test_parse_size)
 }
 END_TEST
 
-int
-main (void)
+static void
+add_tests (TCase *tc)
 {
-  Suite *s = suite_create ("format");
-  TCase *tc = tcase_create ("format");
-  SRunner *sr;
-  int failed;
-
   tcase_add_test (tc, test_crc32c_vectors);
   tcase_add_test (tc, test_crc32c_chaining);
   tcase_add_test (tc, test_sha256);
@@ -187,10 +183,10 @@ main (void)
   tcase_add_test (tc, test_record_roundtrip);
   tcase_add_test (tc, test_escape);
   tcase_add_test (tc, test_parse_size);
-  suite_add_tcase (s, tc);
-  sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int
+main (void)
+{
+  return tl_run ("format", add_tests);
 }

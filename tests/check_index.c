@@ -9,6 +9,7 @@
 
 #include "oneway/index.h"
 #include "oneway/sbitmap.h"
+#include "testlib.h"
 
 static struct ow_loc
 data_at (uint64_t off, uint32_t len)
@@ -231,14 +232,9 @@ START_TEST (test_sbitmap_take)
 }
 END_TEST
 
-int
-main (void)
+static void
+add_tests (TCase *tc)
 {
-  Suite *s = suite_create ("index");
-  TCase *tc = tcase_create ("index");
-  SRunner *sr;
-  int failed;
-
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_pack);
   tcase_add_test (tc, test_newer_wins);
@@ -246,10 +242,10 @@ main (void)
   tcase_add_test (tc, test_memory_per_block);
   tcase_add_test (tc, test_sbitmap);
   tcase_add_test (tc, test_sbitmap_take);
-  suite_add_tcase (s, tc);
-  sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int
+main (void)
+{
+  return tl_run ("index", add_tests);
 }

@@ -601,14 +601,9 @@ START_TEST (test_extents)
 }
 END_TEST
 
-int
-main (void)
+static void
+add_tests (TCase *tc)
 {
-  Suite *s = suite_create ("overlay");
-  TCase *tc = tcase_create ("overlay");
-  SRunner *sr;
-  int failed;
-
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_set_timeout (tc, 120);
   tcase_add_loop_test (tc, test_view_and_persistence, 0, 2);
@@ -627,10 +622,10 @@ main (void)
   tcase_add_test (tc, test_read_and_written_sets);
   tcase_add_test (tc, test_tiny_base);
   tcase_add_test (tc, test_extents);
-  suite_add_tcase (s, tc);
-  sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int
+main (void)
+{
+  return tl_run ("overlay", add_tests);
 }

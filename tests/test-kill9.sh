@@ -13,8 +13,8 @@
 . tests/functions.sh
 require nbdkit nbdcopy nbdinfo cmp
 
-py=/usr/bin/python3
-[ -x $py ] && $py -c 'import nbd' 2>/dev/null || skip "python3-libnbd is not installed"
+require_nbd_python
+py=$nbdpy
 
 size=$((24 * 1024 * 1024))
 base=$tmp/base.img

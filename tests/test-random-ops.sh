@@ -9,8 +9,8 @@
 # Replay a failure with ONEWAY_SEED=N.
 . tests/functions.sh
 require nbdkit
-py=/usr/bin/python3
-[ -x $py ] && $py -c 'import nbd' 2>/dev/null || skip "python3-libnbd is not installed"
+require_nbd_python
+py=$nbdpy
 
 seed=${ONEWAY_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "seed: $seed (replay with ONEWAY_SEED=$seed)"

@@ -13,13 +13,7 @@
 . tests/functions.sh
 require nbdkit nbdinfo du
 
-nbdpy=
-for p in python3 /usr/bin/python3; do
-    if command -v "$p" >/dev/null && "$p" -c 'import nbd' 2>/dev/null; then
-        nbdpy=$p; break
-    fi
-done
-[ -n "$nbdpy" ] || skip "python3 bindings of libnbd (python3-libnbd) are not installed"
+require_nbd_python
 
 G=$((1024 * 1024 * 1024))
 size=$((64 * G))

@@ -8,15 +8,7 @@
 . tests/functions.sh
 require nbdkit nbdinfo nbdcopy
 
-# A python3 that has libnbd's bindings (nbdsh runs "python3" from PATH,
-# which need not be the one python3-libnbd is installed for).
-nbdpy=
-for p in python3 /usr/bin/python3; do
-    if command -v "$p" >/dev/null && "$p" -c 'import nbd' 2>/dev/null; then
-        nbdpy=$p; break
-    fi
-done
-[ -n "$nbdpy" ] || skip "python3 bindings of libnbd (python3-libnbd) are not installed"
+require_nbd_python
 
 # The I/O, against a model kept in memory; writes the model to argv[3].
 cat > "$tmp/io.py" <<'EOF'

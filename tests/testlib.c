@@ -163,3 +163,20 @@ tl_corrupt_byte (const char *path, uint64_t offset)
   ck_assert_int_eq (pwrite (fd, &b, 1, offset), 1);
   close (fd);
 }
+
+int
+tl_run (const char *name, void (*add_tests) (TCase *tc))
+{
+  Suite *s = suite_create (name);
+  TCase *tc = tcase_create (name);
+  SRunner *sr;
+  int failed;
+
+  add_tests (tc);
+  suite_add_tcase (s, tc);
+  sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

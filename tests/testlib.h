@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <check.h>
+
 #include "oneway/overlay.h"
 
 /* A private directory, removed (recursively) by tl_cleanup. */
@@ -37,6 +39,9 @@ int tl_try_open (const char *overlay, const char *base, bool writable,
 void tl_in_child (void (*fn) (void *), void *opaque);
 
 uint64_t tl_file_size (const char *path);
+
+/* Run the suite made of one test case; the exit status for main. */
+int tl_run (const char *name, void (*add_tests) (TCase *tc));
 void tl_corrupt_byte (const char *path, uint64_t offset);
 
 #endif
