@@ -1,12 +1,17 @@
 /* oneway: SHA-256 (FIPS 180-4).
  * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
  *
- * Only the base fingerprint uses it, over a few MiB per open, so this
- * is the plain textbook form.
+ * The base fingerprint hashes a few MiB at every open.  The portable
+ * form does 180 MB/s here; x86 CPUs with the SHA extensions do ten
+ * times that, so they get their own block function.
  */
 #include <config.h>
 
+#include <pthread.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "oneway/sha256.h"
 
@@ -31,7 +36,7 @@ ror (uint32_t x, int n)
 }
 
 static void
-compress (uint32_t *s, const uint8_t *p)
+compress_portable (uint32_t *s, const uint8_t *p)
 {
   uint32_t w[64], a, b, c, d, e, f, g, h;
 
@@ -57,6 +62,65 @@ compress (uint32_t *s, const uint8_t *p)
   s[4] += e; s[5] += f; s[6] += g; s[7] += h;
 }
 
+#if defined(__x86_64__)
+/* The SHA-NI instructions work on the state as two vectors, ABEF and
+ * CDGH, four rounds per pair of sha256rnds2. */
+__attribute__((target ("sha,sse4.1")))
+static void
+compress_ni (uint32_t *state, const uint8_t *p)
+{
+  const __m128i bswap = _mm_set_epi64x (0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i tmp = _mm_shuffle_epi32 (_mm_loadu_si128 ((const __m128i *) &state[0]), 0xb1);
+  __m128i st1 = _mm_shuffle_epi32 (_mm_loadu_si128 ((const __m128i *) &state[4]), 0x1b);
+  __m128i st0 = _mm_alignr_epi8 (tmp, st1, 8);          /* ABEF */
+  __m128i save0, save1, w[4];
+
+  st1 = _mm_blend_epi16 (st1, tmp, 0xf0);               /* CDGH */
+  save0 = st0;
+  save1 = st1;
+  for (int i = 0; i < 4; i++)
+    w[i] = _mm_shuffle_epi8 (_mm_loadu_si128 ((const __m128i *) (p + 16 * i)), bswap);
+  for (int g = 0; g < 16; g++) {
+    __m128i msg = _mm_add_epi32 (w[g % 4], _mm_loadu_si128 ((const __m128i *) &K[4 * g]));
+    st1 = _mm_sha256rnds2_epu32 (st1, st0, msg);
+    st0 = _mm_sha256rnds2_epu32 (st0, st1, _mm_shuffle_epi32 (msg, 0x0e));
+    if (g < 12) {
+      /* W[g+4] from W[g..g+3]. */
+      __m128i next = _mm_sha256msg1_epu32 (w[g % 4], w[(g + 1) % 4]);
+      next = _mm_add_epi32 (next, _mm_alignr_epi8 (w[(g + 3) % 4], w[(g + 2) % 4], 4));
+      w[g % 4] = _mm_sha256msg2_epu32 (next, w[(g + 3) % 4]);
+    }
+  }
+  st0 = _mm_add_epi32 (st0, save0);
+  st1 = _mm_add_epi32 (st1, save1);
+  tmp = _mm_shuffle_epi32 (st0, 0x1b);                  /* FEBA */
+  st1 = _mm_shuffle_epi32 (st1, 0xb1);                  /* DCHG */
+  _mm_storeu_si128 ((__m128i *) &state[0], _mm_blend_epi16 (tmp, st1, 0xf0));
+  _mm_storeu_si128 ((__m128i *) &state[4], _mm_alignr_epi8 (st1, tmp, 8));
+}
+#endif
+
+static void (*compress) (uint32_t *, const uint8_t *) = compress_portable;
+static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
+
+static void
+choose (void)
+{
+#if defined(__x86_64__)
+  __builtin_cpu_init ();
+  if (__builtin_cpu_supports ("sha") && __builtin_cpu_supports ("sse4.1"))
+    compress = compress_ni;
+#endif
+}
+
+/* For the unit test: the portable form, whatever the CPU. */
+void
+ow_sha256_force_portable (void)
+{
+  pthread_once (&choose_once, choose);
+  compress = compress_portable;
+}
+
 void
 ow_sha256_init (struct ow_sha256 *ctx)
 {
@@ -64,6 +128,7 @@ ow_sha256_init (struct ow_sha256 *ctx)
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
   };
+  pthread_once (&choose_once, choose);
   memcpy (ctx->state, iv, sizeof iv);
   ctx->length = 0;
   ctx->used = 0;

@@ -82,6 +82,30 @@ START_TEST (test_sha256)
 }
 END_TEST
 
+START_TEST (test_sha256_paths_agree)
+{
+  /* Whatever path this CPU takes, the portable code must agree. */
+  uint8_t *buf = malloc (100000), fast[40][32], slow[32];
+  struct ow_sha256 c;
+
+  for (size_t i = 0; i < 100000; i++)
+    buf[i] = i * 131 + (i >> 7);
+  for (int n = 0; n < 40; n++) {
+    ow_sha256_init (&c);
+    ow_sha256_update (&c, buf, n * 2477);
+    ow_sha256_final (&c, fast[n]);
+  }
+  ow_sha256_force_portable ();
+  for (int n = 0; n < 40; n++) {
+    ow_sha256_init (&c);
+    ow_sha256_update (&c, buf, n * 2477);
+    ow_sha256_final (&c, slow);
+    ck_assert_int_eq (memcmp (fast[n], slow, 32), 0);
+  }
+  free (buf);
+}
+END_TEST
+
 START_TEST (test_header_roundtrip)
 {
   struct ow_header h = { 0 }, g;
@@ -179,6 +203,7 @@ add_tests (TCase *tc)
   tcase_add_test (tc, test_crc32c_vectors);
   tcase_add_test (tc, test_crc32c_chaining);
   tcase_add_test (tc, test_sha256);
+  tcase_add_test (tc, test_sha256_paths_agree);
   tcase_add_test (tc, test_header_roundtrip);
   tcase_add_test (tc, test_record_roundtrip);
   tcase_add_test (tc, test_escape);
