@@ -23,14 +23,13 @@ struct part {
   struct ow_overlay *ov;
   uint8_t *buf;
   uint32_t n;
-  size_t isize;
   uint8_t flags;
 };
 
 static int
 emit_part (struct part *pt)
 {
-  size_t raw = (size_t) pt->n * pt->isize;
+  size_t raw = (size_t) pt->n * 16;
   int bound = LZ4_compressBound (raw);
   char *comp;
   int clen;
@@ -60,26 +59,31 @@ emit_part (struct part *pt)
 }
 
 static int
-add_block (void *opaque, uint64_t block, const struct ow_loc *loc)
+add_pair (struct part *pt, uint64_t a, uint64_t b)
 {
-  struct part *pt = opaque;
-  uint8_t *it = pt->buf + pt->n * pt->isize;
+  uint8_t *it = pt->buf + pt->n * 16;
 
-  ow_put_le64 (it, block);
-  ow_put_le64 (it + 8, ow_loc_pack (loc));
+  ow_put_le64 (it, a);
+  ow_put_le64 (it + 8, b);
   return ++pt->n == PART_ITEMS ? emit_part (pt) : 0;
 }
 
 static int
-add_zrange (void *opaque, uint64_t first, uint64_t count, uint64_t offset)
+add_block (void *opaque, uint64_t block, const struct ow_loc *loc)
 {
-  struct part *pt = opaque;
-  uint8_t *it = pt->buf + pt->n * pt->isize;
+  return add_pair (opaque, block, ow_loc_pack (loc));
+}
 
-  ow_put_le64 (it, first);
-  ow_put_le64 (it + 8, count);
-  ow_put_le64 (it + 16, offset);
-  return ++pt->n == PART_ITEMS ? emit_part (pt) : 0;
+static int
+add_zrange (void *opaque, uint64_t first, uint64_t count)
+{
+  return add_pair (opaque, first, count);
+}
+
+static int
+add_extent (void *opaque, struct ow_extent *e)
+{
+  return add_pair (opaque, e->offset, e->nslots);
 }
 
 /* Caller holds flush_lock, has flushed, and nothing else writes. */
@@ -87,17 +91,23 @@ int
 ow_write_checkpoint (struct ow_overlay *ov)
 {
   uint64_t start = atomic_load (&ov->tail), end = start;
-  struct part pt = { .ov = ov, .isize = 16 };
+  struct part pt = { .ov = ov, .flags = OW_CKPT_EXTENTS };
   int r = -1;
 
-  pt.buf = malloc ((size_t) PART_ITEMS * 24);
+  pt.buf = malloc ((size_t) PART_ITEMS * 16);
   if (!pt.buf)
     return -1;
-  if (ow_index_for_each_block (&ov->index, add_block, &pt) || emit_part (&pt))
+  /* Extents first: the entries that point into them are checked
+   * against them when loaded.  Zero ranges before the single entries:
+   * loading a range removes the entries inside it, and those entries
+   * are newer than the range. */
+  if (ow_slots_for_each_extent (ov, add_extent, &pt) || emit_part (&pt))
     goto out;
-  pt.isize = 24;
   pt.flags = OW_CKPT_ZRANGES;
   if (ow_index_for_each_zrange (&ov->index, add_zrange, &pt) || emit_part (&pt))
+    goto out;
+  pt.flags = 0;
+  if (ow_index_for_each_block (&ov->index, add_block, &pt) || emit_part (&pt))
     goto out;
   if (!atomic_load (&ov->read_all) && ow_append_readset (ov, &end) == -1)
     goto out;

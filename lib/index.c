@@ -1,14 +1,13 @@
 /* oneway: the in-memory index of the overlay.
  * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
  *
- * Locking: a single-block update holds its shard's lock and, inside
- * it, reads the interval list under its read lock.  A range update
- * takes the interval list's write lock alone, then the shard locks one
- * at a time.  No path holds the write lock and a shard lock together,
- * so the two orders cannot deadlock, and because the range update
- * removes older single-block entries only after publishing the range,
- * a racing single-block update either sees the range (and yields if
- * older) or lands first (and is removed if older).
+ * Locking: the shard locks and the interval list's lock keep the
+ * structures whole; which update of a block comes last is the callers'
+ * business (they hold the block's stripe lock across logging a record
+ * and applying it here, so updates apply in log order).  A range update
+ * publishes the range, then removes the single entries it hides, one
+ * shard at a time; a lookup in between may still see such an entry,
+ * which is the older value of a block whose update is in progress.
  */
 #include <config.h>
 
@@ -50,12 +49,6 @@ ow_loc_unpack (uint64_t v, struct ow_loc *loc)
   loc->length = (v >> 1) & 0x1ffff;
   loc->lz4 = v & 1;
   loc->kind = loc->length ? OW_LOC_DATA : OW_LOC_ZERO;
-}
-
-static inline uint64_t
-loc_offset (uint64_t v)
-{
-  return v >> 18;
 }
 
 static inline uint64_t
@@ -196,35 +189,25 @@ zrange_search (const struct ow_index *ix, uint64_t block)
   return lo;
 }
 
-/* Offset of the range covering block, or 0.  Caller holds zlock. */
-static uint64_t
-zrange_find (const struct ow_index *ix, uint64_t block)
+/* Is block inside a zero range? */
+static bool
+in_zrange (struct ow_index *ix, uint64_t block)
 {
-  size_t i = zrange_search (ix, block);
-
-  if (i < ix->nzranges && ix->zranges[i].start <= block)
-    return ix->zranges[i].offset;
-  return 0;
-}
-
-static uint64_t
-zrange_offset (struct ow_index *ix, uint64_t block)
-{
-  uint64_t off;
+  bool r;
+  size_t i;
 
   if (!atomic_load_explicit (&ix->any_zranges, memory_order_acquire))
-    return 0;
+    return false;
   pthread_rwlock_rdlock (&ix->zlock);
-  off = zrange_find (ix, block);
+  i = zrange_search (ix, block);
+  r = i < ix->nzranges && ix->zranges[i].start <= block;
   pthread_rwlock_unlock (&ix->zlock);
-  return off;
+  return r;
 }
 
 void
 ow_index_lookup (struct ow_index *ix, uint64_t block, struct ow_loc *loc)
 {
-  uint64_t zoff;
-
   if (ow_sbitmap_test (&ix->has_entry, block)) {
     uint64_t h = mix (block);
     struct ow_index_shard *s = shard_of (ix, h);
@@ -238,32 +221,30 @@ ow_index_lookup (struct ow_index *ix, uint64_t block, struct ow_loc *loc)
       val = s->slots[i].val;
     }
     pthread_mutex_unlock (&s->lock);
-    /* An entry is never older than a range covering it (see the
-     * locking comment at the top), so it answers alone. */
+    /* An entry is newer than any range covering it. */
     if (found) {
       ow_loc_unpack (val, loc);
       return;
     }
   }
-  zoff = zrange_offset (ix, block);
   memset (loc, 0, sizeof *loc);
-  loc->kind = zoff ? OW_LOC_ZERO : OW_LOC_BASE;
-  loc->offset = zoff;
+  loc->kind = in_zrange (ix, block) ? OW_LOC_ZERO : OW_LOC_BASE;
 }
 
 int
-ow_index_set (struct ow_index *ix, uint64_t block, const struct ow_loc *loc)
+ow_index_set (struct ow_index *ix, uint64_t block, const struct ow_loc *loc,
+              struct ow_loc *old)
 {
   uint64_t h = mix (block), val = ow_loc_pack (loc);
   struct ow_index_shard *s = shard_of (ix, h);
   size_t i;
 
+  if (old)
+    memset (old, 0, sizeof *old);
   /* The filter bit goes first so that a lookup never misses an entry. */
   if (ow_sbitmap_set_range (&ix->has_entry, block, 1) == -1)
     return -1;
   pthread_mutex_lock (&s->lock);
-  if (zrange_offset (ix, block) > loc->offset)
-    goto older;
   if ((s->count + 1) * MAX_LOAD_DEN > s->cap * MAX_LOAD_NUM && grow (s) == -1) {
     pthread_mutex_unlock (&s->lock);
     errno = ENOMEM;
@@ -271,8 +252,8 @@ ow_index_set (struct ow_index *ix, uint64_t block, const struct ow_loc *loc)
   }
   i = probe (s, block + 1, h);
   if (s->slots[i].key) {
-    if (loc_offset (s->slots[i].val) > loc->offset)
-      goto older;
+    if (old)
+      ow_loc_unpack (s->slots[i].val, old);
     atomic_fetch_sub (&ix->live_bytes, loc_length (s->slots[i].val));
   }
   else {
@@ -283,28 +264,31 @@ ow_index_set (struct ow_index *ix, uint64_t block, const struct ow_loc *loc)
   pthread_mutex_unlock (&s->lock);
   atomic_fetch_add (&ix->live_bytes, loc_length (val));
   return 0;
-
- older:
-  pthread_mutex_unlock (&s->lock);
-  return 0;
 }
 
-/* Remove block's single entry if it is older than offset. */
+/* Remove block's single entry, telling fn what it was. */
 static void
-remove_older (struct ow_index *ix, uint64_t block, uint64_t offset)
+remove_entry (struct ow_index *ix, uint64_t block,
+              void (*fn) (void *, uint64_t, const struct ow_loc *), void *opaque)
 {
   uint64_t h = mix (block);
   struct ow_index_shard *s = shard_of (ix, h);
+  struct ow_loc old;
+  bool found = false;
 
   pthread_mutex_lock (&s->lock);
   if (s->cap) {
     size_t i = probe (s, block + 1, h);
-    if (s->slots[i].key && loc_offset (s->slots[i].val) < offset) {
+    if (s->slots[i].key) {
+      ow_loc_unpack (s->slots[i].val, &old);
       atomic_fetch_sub (&ix->live_bytes, loc_length (s->slots[i].val));
       delete_at (s, i);
+      found = true;
     }
   }
   pthread_mutex_unlock (&s->lock);
+  if (found && fn)
+    fn (opaque, block, &old);
 }
 
 static int
@@ -323,46 +307,29 @@ zrange_reserve (struct ow_index *ix, size_t n)
   return 0;
 }
 
+/* Add [start, end) to the interval list: parts of ranges it overlaps
+ * are cut away and neighbours it touches are joined.  Ranges are few
+ * (one per large trim or zero), so one rebuild per insert is fine. */
 static int
-zrange_cmp (const void *a, const void *b)
+zrange_insert (struct ow_index *ix, uint64_t start, uint64_t end)
 {
-  const struct ow_zrange *x = a, *y = b;
-  return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* Add [start, end) at offset to the interval list.  Where an existing
- * range overlaps, the newer offset keeps the overlap.  Ranges are few
- * (one per large trim or zero), so a rebuild per insert is fine. */
-static int
-zrange_insert (struct ow_index *ix, uint64_t start, uint64_t end, uint64_t offset)
-{
-  size_t n = 0;
-  uint64_t pos = start;         /* [start, pos) is placed or lost to newer ranges */
-  struct ow_zrange *out = malloc ((3 * ix->nzranges + 2) * sizeof *out);
+  size_t n = 0, i = 0;
+  struct ow_zrange *out = malloc ((ix->nzranges + 1) * sizeof *out);
 
   if (!out)
     return -1;
-  for (size_t i = 0; i < ix->nzranges; i++) {
-    struct ow_zrange r = ix->zranges[i];
-    if (r.end <= start || r.start >= end)
-      out[n++] = r;
-    else if (r.offset > offset) {
-      if (pos < r.start)
-        out[n++] = (struct ow_zrange) { pos, r.start, offset };
-      out[n++] = r;
-      if (r.end > pos)
-        pos = r.end;
-    }
-    else {
-      if (r.start < start)
-        out[n++] = (struct ow_zrange) { r.start, start, r.offset };
-      if (r.end > end)
-        out[n++] = (struct ow_zrange) { end, r.end, r.offset };
-    }
+  for (; i < ix->nzranges && ix->zranges[i].end < start; i++)
+    out[n++] = ix->zranges[i];
+  /* Ranges that overlap or touch [start, end) merge into it. */
+  for (; i < ix->nzranges && ix->zranges[i].start <= end; i++) {
+    if (ix->zranges[i].start < start)
+      start = ix->zranges[i].start;
+    if (ix->zranges[i].end > end)
+      end = ix->zranges[i].end;
   }
-  if (pos < end)
-    out[n++] = (struct ow_zrange) { pos, end, offset };
-  qsort (out, n, sizeof *out, zrange_cmp);
+  out[n++] = (struct ow_zrange) { start, end };
+  for (; i < ix->nzranges; i++)
+    out[n++] = ix->zranges[i];
   if (zrange_reserve (ix, n) == -1) {
     free (out);
     return -1;
@@ -375,20 +342,25 @@ zrange_insert (struct ow_index *ix, uint64_t start, uint64_t end, uint64_t offse
 
 int
 ow_index_set_zero_range (struct ow_index *ix, uint64_t first, uint64_t count,
-                         uint64_t offset)
+                         void (*fn) (void *, uint64_t, const struct ow_loc *),
+                         void *opaque)
 {
-  struct ow_loc zero = { .kind = OW_LOC_ZERO, .offset = offset };
+  struct ow_loc zero = { .kind = OW_LOC_ZERO };
   uint64_t entries;
 
   if (count < OW_ZERO_RANGE_MIN) {
-    for (uint64_t b = first; b < first + count; b++)
-      if (ow_index_set (ix, b, &zero) == -1)
+    for (uint64_t b = first; b < first + count; b++) {
+      struct ow_loc old;
+      if (ow_index_set (ix, b, &zero, &old) == -1)
         return -1;
+      if (old.kind == OW_LOC_DATA && fn)
+        fn (opaque, b, &old);
+    }
     return 0;
   }
 
   pthread_rwlock_wrlock (&ix->zlock);
-  int r = zrange_insert (ix, first, first + count, offset);
+  int r = zrange_insert (ix, first, first + count);
   if (r == 0)
     atomic_store_explicit (&ix->any_zranges, true, memory_order_release);
   pthread_rwlock_unlock (&ix->zlock);
@@ -405,7 +377,7 @@ ow_index_set_zero_range (struct ow_index *ix, uint64_t first, uint64_t count,
   if (count <= entries) {
     for (uint64_t b = first; b < first + count; b++)
       if (ow_sbitmap_test (&ix->has_entry, b))
-        remove_older (ix, b, offset);
+        remove_entry (ix, b, fn, opaque);
     return 0;
   }
   for (int k = 0; k < OW_INDEX_SHARDS; k++) {
@@ -413,10 +385,13 @@ ow_index_set_zero_range (struct ow_index *ix, uint64_t first, uint64_t count,
     pthread_mutex_lock (&s->lock);
     for (size_t i = 0; i < s->cap; ) {
       uint64_t key = s->slots[i].key;
-      if (key && key - 1 >= first && key - 1 < first + count
-          && loc_offset (s->slots[i].val) < offset) {
+      if (key && key - 1 >= first && key - 1 < first + count) {
+        struct ow_loc old;
+        ow_loc_unpack (s->slots[i].val, &old);
         atomic_fetch_sub (&ix->live_bytes, loc_length (s->slots[i].val));
         delete_at (s, i);       /* slot i now holds a moved entry: look again */
+        if (fn)
+          fn (opaque, key - 1, &old);
         continue;
       }
       i++;
@@ -485,15 +460,14 @@ ow_index_for_each_block (struct ow_index *ix,
 
 int
 ow_index_for_each_zrange (struct ow_index *ix,
-                          int (*fn) (void *, uint64_t, uint64_t, uint64_t),
+                          int (*fn) (void *, uint64_t, uint64_t),
                           void *opaque)
 {
   int r = 0;
 
   pthread_rwlock_rdlock (&ix->zlock);
   for (size_t i = 0; i < ix->nzranges && r == 0; i++)
-    r = fn (opaque, ix->zranges[i].start,
-            ix->zranges[i].end - ix->zranges[i].start, ix->zranges[i].offset);
+    r = fn (opaque, ix->zranges[i].start, ix->zranges[i].end - ix->zranges[i].start);
   pthread_rwlock_unlock (&ix->zlock);
   return r;
 }

@@ -118,25 +118,32 @@ claim_slot (struct ow_overlay *ov)
   }
 }
 
+/* How far the log may grow: max-overlay-size (data must leave the
+ * headroom to metadata), and the 46 bits of offset of a location. */
+static bool
+fits (struct ow_overlay *ov, uint64_t cur, uint64_t len, bool metadata)
+{
+  uint64_t limit = OW_LOC_MAX_OFFSET;
+
+  if (ov->max_size && ov->max_size - (metadata ? 0 : ov->headroom) < limit)
+    limit = ov->max_size - (metadata ? 0 : ov->headroom);
+  if (cur <= limit && len <= limit - cur)
+    return true;
+  if (limit == OW_LOC_MAX_OFFSET)
+    ow_error ("overlay %s has reached the format's limit of 64 TiB; "
+              "start a new one", ov->path);
+  errno = ENOSPC;
+  return false;
+}
+
 static int
 reserve (struct ow_overlay *ov, uint64_t len, bool metadata, uint64_t *offset)
 {
   uint64_t cur = atomic_load (&ov->tail);
-  uint64_t limit = UINT64_MAX;
 
-  if (ov->max_size)
-    limit = metadata ? ov->max_size : ov->max_size - ov->headroom;
-  /* Locations keep 46 bits of offset (index.h). */
-  if (limit > OW_LOC_MAX_OFFSET)
-    limit = OW_LOC_MAX_OFFSET;
   do {
-    if (cur > limit || len > limit - cur) {
-      if (limit == OW_LOC_MAX_OFFSET)
-        ow_error ("overlay %s has reached the format's limit of 64 TiB; "
-                  "compact it or start a new one", ov->path);
-      errno = ENOSPC;
+    if (!fits (ov, cur, len, metadata))
       return -1;
-    }
   } while (!atomic_compare_exchange_weak (&ov->tail, &cur, cur + len));
   *offset = cur;
   return 0;
@@ -210,6 +217,67 @@ ow_log_append (struct ow_overlay *ov, const struct ow_record *rec,
       repair_hole (ov, *offset, len);
     }
   }
+  atomic_store (&slot->start, OW_SLOT_FREE);
+  return r;
+}
+
+/* A SLOTS record with nslots slots.  Its header ends on a page
+ * boundary, so each slot is page-aligned (a PAD record fills the gap
+ * before it), and its last byte is written so that the file covers the
+ * extent: recovery takes a SLOTS record the file does not cover for a
+ * torn one.  *offset is set to the first slot. */
+int
+ow_log_append_extent (struct ow_overlay *ov, uint32_t nslots, uint64_t *offset)
+{
+  static const uint8_t zero;
+  uint64_t bytes = (uint64_t) nslots * ov->block_size;
+  uint64_t cur = atomic_load (&ov->tail), start, gap, total;
+  uint8_t pad_hdr[OW_REC_HDR_SIZE], slots_hdr[OW_REC_HDR_SIZE];
+  struct ow_record pad = { .type = OW_REC_PAD };
+  struct ow_record rec = { .type = OW_REC_SLOTS, .count = nslots, .payload_length = bytes };
+  struct ow_inflight_slot *slot;
+  struct iovec iov;
+  int r = -1;
+
+  if (atomic_load_explicit (&ov->broken, memory_order_relaxed)) {
+    errno = EIO;
+    return -1;
+  }
+  slot = claim_slot (ov);
+  do {
+    start = (cur + OW_REC_HDR_SIZE + OW_SLOTS_ALIGN - 1) & ~(uint64_t) (OW_SLOTS_ALIGN - 1);
+    gap = start - OW_REC_HDR_SIZE - cur;
+    if (gap && gap < OW_REC_HDR_SIZE) {   /* no room for a PAD header */
+      start += OW_SLOTS_ALIGN;
+      gap += OW_SLOTS_ALIGN;
+    }
+    total = gap + OW_REC_HDR_SIZE + bytes;
+    if (!fits (ov, cur, total, false))
+      goto out;
+  } while (!atomic_compare_exchange_weak (&ov->tail, &cur, cur + total));
+
+  if (gap) {
+    pad.payload_length = gap - OW_REC_HDR_SIZE;
+    ow_record_encode (&pad, ov->salt, pad_hdr);
+    iov = (struct iovec) { pad_hdr, sizeof pad_hdr };
+    if (ow_file_pwritev (ov, &iov, 1, cur) == -1)
+      goto fail;
+  }
+  ow_record_encode (&rec, ov->salt, slots_hdr);
+  iov = (struct iovec) { slots_hdr, sizeof slots_hdr };
+  if (ow_file_pwritev (ov, &iov, 1, start - OW_REC_HDR_SIZE) == -1)
+    goto fail;
+  iov = (struct iovec) { (void *) &zero, 1 };
+  if (ow_file_pwritev (ov, &iov, 1, start + bytes - 1) == -1)
+    goto fail;
+  *offset = start;
+  r = 0;
+  goto out;
+
+ fail:
+  ow_error ("overlay %s: writing a slot extent at offset %" PRIu64 ": %m", ov->path, cur);
+  repair_hole (ov, cur, total);
+ out:
   atomic_store (&slot->start, OW_SLOT_FREE);
   return r;
 }

@@ -26,9 +26,46 @@ struct ow_inflight_slot {
   char pad[56];
 };
 
-/* Partial-block writes read, modify and write a block; two of them on
- * one block must not interleave.  Striped by block number. */
-#define OW_RMW_LOCKS 64
+/* Stripe locks order updates of a block: a writer holds the stripes of
+ * its blocks (exclusively) from logging its record to applying it in
+ * the index, so the index applies updates in log order; a reader of
+ * stored data holds the stripe (shared) while it reads a slot, so the
+ * slot cannot be reused under it.  A stripe covers groups of 16 blocks
+ * (readers of a long run take few locks), groups spread over the locks
+ * by number. */
+#define OW_STRIPE_SHIFT 4
+#define OW_STRIPES 4096
+
+/* Slots for raw blocks (slots.c). */
+#define OW_EXTENT_BYTES (1024 * 1024)
+#define OW_SLOT_POOLS 8
+
+struct ow_slot_check {          /* used by recovery only */
+  uint32_t crc;
+  uint64_t pos;                 /* of the record that wrote the slot last */
+};
+
+struct ow_extent {
+  uint64_t offset;              /* of its first slot */
+  uint32_t nslots;
+  _Atomic uint32_t *tag;        /* per slot: epoch of the record that wrote it */
+  struct ow_slot_check *check;
+};
+
+struct ow_pending_slot {
+  uint64_t slot;
+  uint32_t free_at;             /* durable epoch that frees it */
+};
+
+struct ow_slot_pool {
+  pthread_mutex_t lock;
+  uint64_t *fifo;               /* free slots, reused in the order freed */
+  size_t head, count, cap;
+  uint64_t fresh, fresh_end;    /* never used slots of the newest extent */
+  uint64_t next_extent;         /* bytes of the pool's next extent */
+  struct ow_pending_slot *pending;
+  size_t npending, pcap;
+} __attribute__((aligned (64)));
 
 struct ow_overlay {
   char *path;
@@ -61,7 +98,14 @@ struct ow_overlay {
   struct ow_inflight_slot *inflight;
   pthread_mutex_t flush_lock;
   atomic_bool broken;           /* a log write failed beyond repair */
-  pthread_mutex_t rmw_lock[OW_RMW_LOCKS];
+  pthread_rwlock_t *stripes;
+  _Atomic uint32_t epoch;       /* flushes: odd while one runs */
+  uint32_t durable_epoch;       /* end of the last flush that succeeded */
+
+  struct ow_slot_pool *pools;
+  struct ow_extent **extent_chunks;
+  _Atomic size_t nextents;
+  pthread_mutex_t extent_lock;
 
   /* Found when opening. */
   bool was_clean, used_checkpoint;
@@ -74,6 +118,7 @@ int ow_log_append (struct ow_overlay *ov, const struct ow_record *rec,
                    const struct iovec *data, int ndata, bool metadata,
                    uint64_t *offset);
 int ow_log_wait_below (struct ow_overlay *ov, uint64_t point);
+int ow_log_append_extent (struct ow_overlay *ov, uint32_t nslots, uint64_t *offset);
 int ow_write_header (struct ow_overlay *ov);
 int ow_log_reads (struct ow_overlay *ov, bool flushing, uint64_t *end);
 int ow_append_readset (struct ow_overlay *ov, uint64_t *end);
@@ -85,13 +130,29 @@ int ow_load (struct ow_overlay *ov);
 int ow_write_checkpoint (struct ow_overlay *ov);
 int ow_load_checkpoint (struct ow_overlay *ov);
 
+/* slots.c */
+int ow_slots_init (struct ow_overlay *ov);
+void ow_slots_free (struct ow_overlay *ov);
+struct ow_extent *ow_slots_find (struct ow_overlay *ov, uint64_t slot, uint32_t *index);
+int ow_slots_add_extent (struct ow_overlay *ov, uint64_t offset, uint32_t nslots);
+int ow_slots_take (struct ow_overlay *ov, uint32_t n, uint64_t *slots);
+void ow_slots_put_back (struct ow_overlay *ov, uint32_t n, const uint64_t *slots);
+void ow_slots_written (struct ow_overlay *ov, uint32_t n, const uint64_t *slots, uint32_t tag);
+void ow_slots_superseded (struct ow_overlay *ov, uint64_t slot, uint32_t new_tag);
+void ow_slots_flush_done (struct ow_overlay *ov, uint32_t durable_epoch);
+int ow_slots_rebuild_free (struct ow_overlay *ov);
+uint64_t ow_slots_count (struct ow_overlay *ov, uint64_t *free_slots);
+int ow_slots_for_each_extent (struct ow_overlay *ov,
+                              int (*fn) (void *opaque, struct ow_extent *e),
+                              void *opaque);
+
 /* Record payload helpers shared by the writer and the reader. */
 int ow_apply_readset_payload (struct ow_overlay *ov, const uint8_t *p, size_t len,
                               uint32_t count, bool whole);
 
 /* Per-thread scratch buffers, grown on demand. */
 enum { OW_SCRATCH_BLOCK, OW_SCRATCH_LZ4, OW_SCRATCH_DESC, OW_SCRATCH_IOV,
-       OW_SCRATCH_N };
+       OW_SCRATCH_SLOTS, OW_SCRATCH_N };
 void *ow_scratch (int which, size_t len);
 
 /* Whole-file I/O through the backend. */

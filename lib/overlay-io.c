@@ -2,9 +2,9 @@
  * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
  *
  * This is the plugin's data path, so it avoids work: reads are served
- * in runs (one base read, one overlay read or one memset per run of
- * like blocks), writes go out as one record per request with one
- * system call, and nothing here takes a lock shared by all requests.
+ * in runs (one base read, one slot read or one memset per run of like
+ * blocks), raw blocks are written whole and page-aligned into slots,
+ * and the only locks are per stripe of blocks (see overlay-internal.h).
  */
 #include <config.h>
 
@@ -20,8 +20,8 @@
 #include "overlay-internal.h"
 
 /* A record holds at most this many bytes of blocks, which bounds the
- * per-thread scratch space. */
-#define RECORD_MAX_BYTES (4u << 20)
+ * per-thread scratch space and the stripes one writer holds. */
+#define RECORD_MAX_BYTES (1u << 20)
 
 static inline uint64_t
 block_offset (const struct ow_overlay *ov, uint64_t block)
@@ -35,6 +35,59 @@ static inline uint32_t
 visible (const struct ow_overlay *ov, uint64_t block)
 {
   return ow_min64 (ov->block_size, ov->size - block_offset (ov, block));
+}
+
+static inline pthread_rwlock_t *
+stripe_of (struct ow_overlay *ov, uint64_t group)
+{
+  return &ov->stripes[group % OW_STRIPES];
+}
+
+/* Lock the stripes of blocks [first, last], always in increasing lock
+ * order, so that writers holding several never deadlock.  The groups
+ * are consecutive, so their stripes are one range of lock numbers, or
+ * two when it wraps around. */
+static void
+lock_one (pthread_rwlock_t *l, bool exclusive)
+{
+  if (exclusive)
+    pthread_rwlock_wrlock (l);
+  else
+    pthread_rwlock_rdlock (l);
+}
+
+static void
+lock_blocks (struct ow_overlay *ov, uint64_t first, uint64_t last, bool exclusive)
+{
+  uint64_t g0 = first >> OW_STRIPE_SHIFT, g1 = last >> OW_STRIPE_SHIFT;
+  unsigned s0 = g0 % OW_STRIPES, s1 = g1 % OW_STRIPES;
+
+  if (g1 - g0 + 1 >= OW_STRIPES) {
+    s0 = 0;
+    s1 = OW_STRIPES - 1;
+  }
+  if (s0 <= s1)
+    for (unsigned s = s0; s <= s1; s++)
+      lock_one (&ov->stripes[s], exclusive);
+  else {
+    for (unsigned s = 0; s <= s1; s++)
+      lock_one (&ov->stripes[s], exclusive);
+    for (unsigned s = s0; s < OW_STRIPES; s++)
+      lock_one (&ov->stripes[s], exclusive);
+  }
+}
+
+static void
+unlock_blocks (struct ow_overlay *ov, uint64_t first, uint64_t last)
+{
+  uint64_t g0 = first >> OW_STRIPE_SHIFT, g1 = last >> OW_STRIPE_SHIFT;
+
+  if (g1 - g0 + 1 >= OW_STRIPES)
+    for (unsigned s = 0; s < OW_STRIPES; s++)
+      pthread_rwlock_unlock (&ov->stripes[s]);
+  else
+    for (uint64_t g = g0; g <= g1; g++)
+      pthread_rwlock_unlock (stripe_of (ov, g));
 }
 
 /* Reads of blocks already read cost one bitmap test each; new ones are
@@ -102,31 +155,48 @@ continues (const struct ow_overlay *ov, const struct ow_loc *prev,
     return false;
   if (prev->kind != OW_LOC_DATA)
     return true;
-  /* Raw blocks stored back to back are read with one call. */
+  /* Raw blocks in consecutive slots are read with one call. */
   return !prev->lz4 && !next->lz4 && next->offset == prev->offset + ov->block_size;
 }
 
-int
-ow_pread (struct ow_overlay *ov, void *buf, uint64_t count, uint64_t offset)
+/* Serve [offset, end).  Stored data is read under its stripe lock,
+ * taken here unless the caller holds it (locked: then the range lies in
+ * stripes the caller holds). */
+static int
+read_range (struct ow_overlay *ov, uint8_t *out, uint64_t offset, uint64_t end,
+            bool locked)
 {
-  uint8_t *out = buf;
-  uint64_t end = offset + count;
   uint64_t b = offset >> ov->block_shift;
   struct ow_loc loc, next;
 
-  if (count == 0)
-    return 0;
   ow_index_lookup (&ov->index, b, &loc);
   while (offset < end) {
     uint64_t last = (end - 1) >> ov->block_shift;
+
+    if (loc.kind == OW_LOC_DATA && !locked) {
+      /* Look again under the lock, one group at a time. */
+      uint64_t gend = ow_min64 (end, block_offset (ov, (b | ((1u << OW_STRIPE_SHIFT) - 1)) + 1));
+      int r;
+      lock_blocks (ov, b, b, false);
+      r = read_range (ov, out, offset, gend, true);
+      unlock_blocks (ov, b, b);
+      if (r == -1)
+        return -1;
+      out += gend - offset;
+      offset = gend;
+      b = offset >> ov->block_shift;
+      if (offset < end)
+        ow_index_lookup (&ov->index, b, &loc);
+      continue;
+    }
+
     uint64_t e = b + 1;           /* the run is [b, e) */
     bool have_next = false;
-
     if (loc.kind != OW_LOC_DATA || !loc.lz4) {
       while (e <= last) {
+        struct ow_loc prev = loc;
         ow_index_lookup (&ov->index, e, &next);
         have_next = true;
-        struct ow_loc prev = loc;
         prev.offset += (e - 1 - b) * ov->block_size;
         if (!continues (ov, &prev, &next))
           break;
@@ -170,6 +240,12 @@ ow_pread (struct ow_overlay *ov, void *buf, uint64_t count, uint64_t offset)
   return 0;
 }
 
+int
+ow_pread (struct ow_overlay *ov, void *buf, uint64_t count, uint64_t offset)
+{
+  return count ? read_range (ov, buf, offset, offset + count, false) : 0;
+}
+
 static bool
 is_zero (const uint8_t *p, size_t len)
 {
@@ -179,86 +255,141 @@ is_zero (const uint8_t *p, size_t len)
   return memcmp (p, p + 1, len - 1) == 0;
 }
 
+/* Index update after a record: a slot the new location replaces is
+ * released (slots.c decides when it may be used again). */
+struct superseder {
+  struct ow_overlay *ov;
+  uint32_t tag;
+};
+
+static void
+release_old (void *opaque, uint64_t block, const struct ow_loc *old)
+{
+  struct superseder *s = opaque;
+
+  if (old->kind == OW_LOC_DATA && !old->lz4)
+    ow_slots_superseded (s->ov, old->offset, s->tag);
+}
+
+/* Write raw blocks' bytes into their slots: one call per run of
+ * consecutive slots. */
+static int
+write_slots (struct ow_overlay *ov, uint32_t n, const uint64_t *slots,
+             const uint8_t *const *src)
+{
+  struct iovec stack_iov[64], *iov = stack_iov;
+  uint32_t i = 0;
+
+  if (n > 64 && !(iov = malloc (n * sizeof *iov)))
+    return -1;
+  while (i < n) {
+    uint32_t j = i, k = 0;
+    do
+      iov[k++] = (struct iovec) { (void *) src[j], ov->block_size };
+    while (++j < n && slots[j] == slots[j - 1] + ov->block_size);
+    if (ow_file_pwritev (ov, iov, k, slots[i]) == -1) {
+      ow_error ("overlay %s: writing blocks at offset %" PRIu64 ": %m", ov->path, slots[i]);
+      if (iov != stack_iov)
+        free (iov);
+      return -1;
+    }
+    i = j;
+  }
+  if (iov != stack_iov)
+    free (iov);
+  return 0;
+}
+
 /* Write count whole blocks from first as one DATA record and publish
- * them in the index. */
+ * them in the index.  The caller holds their stripes exclusively. */
 static int
 write_record (struct ow_overlay *ov, uint64_t first, uint32_t count, const uint8_t *data)
 {
   const uint32_t bs = ov->block_size;
   const bool lz4 = ov->compress == OW_COMPRESS_LZ4;
-  uint8_t *desc = ow_scratch (OW_SCRATCH_DESC, (size_t) count * OW_DESC_SIZE);
-  uint8_t *comp = NULL;
-  struct iovec stack_iov[32], *iov = stack_iov;
-  int niov = 0;
-  uint64_t stored = 0, off, dpos;
+  size_t desc_len = (size_t) count * OW_DESC_SIZE;
+  uint8_t *desc = ow_scratch (OW_SCRATCH_DESC, desc_len);
+  uint8_t *comp = lz4 ? ow_scratch (OW_SCRATCH_LZ4, (size_t) count * bs) : NULL;
+  uint64_t *slots = ow_scratch (OW_SCRATCH_SLOTS, (size_t) count * (sizeof (uint64_t) + sizeof (void *)));
+  const uint8_t **raw_src;
+  uint32_t nraw = 0;
+  uint64_t stored = 0, off;
   struct ow_record rec = { .type = OW_REC_DATA, .count = count, .block = first };
+  struct superseder sup = { .ov = ov };
+  struct iovec iov;
 
-  if (!desc)
+  if (!desc || !slots || (lz4 && !comp))
     return -1;
-  if (lz4) {
-    /* Compressed and incompressible blocks alike are packed into comp,
-     * so the whole payload is a single iovec. */
-    comp = ow_scratch (OW_SCRATCH_LZ4, (size_t) count * bs);
-    if (!comp)
-      return -1;
-  }
-  else if (count > 32) {
-    iov = ow_scratch (OW_SCRATCH_IOV, (size_t) count * sizeof *iov);
-    if (!iov)
-      return -1;
-  }
+  raw_src = (const uint8_t **) (slots + count);
+  /* Compress what shrinks by an eighth or more (less is not worth
+   * decompressing on every read); the rest is stored raw, in slots. */
   for (uint32_t i = 0; i < count; i++) {
     const uint8_t *p = data + (size_t) i * bs;
-    uint32_t len = bs, flags = 0, crc = 0;
+    uint32_t len = 0, flags = 0, crc = 0;
+    int c;
 
     if (is_zero (p, bs))
-      len = 0;
-    else if (lz4) {
-      /* Keep the compressed form only if it saves an eighth or more:
-       * less is not worth the decompression on every read. */
-      int c = LZ4_compress_default ((const char *) p, (char *) comp + stored,
-                                    bs, bs - bs / 8);
-      if (c > 0) {
-        len = c;
-        flags = OW_DESC_LZ4;
-      }
-      else
-        memcpy (comp + stored, p, bs);
+      ;
+    else if (lz4 && (c = LZ4_compress_default ((const char *) p, (char *) comp + stored,
+                                               bs, bs - bs / 8)) > 0) {
+      len = c;
+      flags = OW_DESC_LZ4;
       crc = ow_crc32c (ov->salt, comp + stored, len);
+      stored += len;
     }
     else {
+      len = bs;
+      flags = OW_DESC_SLOT;
       crc = ow_crc32c (ov->salt, p, bs);
-      if (niov && (const uint8_t *) iov[niov - 1].iov_base + iov[niov - 1].iov_len == p)
-        iov[niov - 1].iov_len += bs;
-      else
-        iov[niov++] = (struct iovec) { (void *) p, bs };
+      raw_src[nraw++] = p;
     }
     ow_put_le32 (desc + i * OW_DESC_SIZE, len | flags);
     ow_put_le32 (desc + i * OW_DESC_SIZE + 4, crc);
-    stored += len;
+    ow_put_le64 (desc + i * OW_DESC_SIZE + 8, 0);
   }
-  if (lz4 && stored)
-    iov[niov++] = (struct iovec) { comp, stored };
-  rec.payload_length = (uint64_t) count * OW_DESC_SIZE + stored;
-  rec.payload_crc = ow_crc32c (ov->salt, desc, (size_t) count * OW_DESC_SIZE);
-  if (ow_log_append (ov, &rec, desc, (size_t) count * OW_DESC_SIZE, iov, niov,
-                     false, &off) == -1)
-    return -1;
+  /* The data goes to the slots before the record that points at them
+   * is logged: a flush that syncs the record syncs the data too. */
+  if (nraw) {
+    if (ow_slots_take (ov, nraw, slots) == -1)
+      return -1;
+    if (write_slots (ov, nraw, slots, raw_src) == -1)
+      goto give_back;
+    for (uint32_t i = 0, k = 0; i < count; i++)
+      if (ow_get_le32 (desc + i * OW_DESC_SIZE) & OW_DESC_SLOT)
+        ow_put_le64 (desc + i * OW_DESC_SIZE + 8, slots[k++]);
+  }
+  rec.payload_length = desc_len + stored;
+  rec.payload_crc = ow_crc32c (ov->salt, desc, desc_len);
+  iov = (struct iovec) { comp, stored };
+  if (ow_log_append (ov, &rec, desc, desc_len, &iov, stored ? 1 : 0, false, &off) == -1)
+    goto give_back;
+  /* Read after the space was reserved (slots.c: epochs). */
+  sup.tag = atomic_load (&ov->epoch);
+  ow_slots_written (ov, nraw, slots, sup.tag);
 
-  dpos = off + OW_REC_HDR_SIZE + (uint64_t) count * OW_DESC_SIZE;
+  uint64_t inline_pos = off + OW_REC_HDR_SIZE + desc_len;
   for (uint32_t i = 0; i < count; i++) {
     uint32_t d = ow_get_le32 (desc + i * OW_DESC_SIZE);
-    struct ow_loc loc = {
-      .kind = (d & OW_DESC_LEN_MASK) ? OW_LOC_DATA : OW_LOC_ZERO,
-      .offset = dpos, .length = d & OW_DESC_LEN_MASK, .lz4 = (d & OW_DESC_LZ4) != 0,
-    };
-    if (ow_index_set (&ov->index, first + i, &loc) == -1) {
+    struct ow_loc loc = { .kind = (d & OW_DESC_LEN_MASK) ? OW_LOC_DATA : OW_LOC_ZERO,
+                          .length = d & OW_DESC_LEN_MASK, .lz4 = (d & OW_DESC_LZ4) != 0 };
+    struct ow_loc old;
+    if (d & OW_DESC_SLOT)
+      loc.offset = ow_get_le64 (desc + i * OW_DESC_SIZE + 8);
+    else if (loc.lz4) {
+      loc.offset = inline_pos;
+      inline_pos += loc.length;
+    }
+    if (ow_index_set (&ov->index, first + i, &loc, &old) == -1) {
       ow_error ("overlay %s: out of memory for the index", ov->path);
       return -1;
     }
-    dpos += loc.length;
+    release_old (&sup, first + i, &old);
   }
   return 0;
+
+ give_back:
+  ow_slots_put_back (ov, nraw, slots);
+  return -1;
 }
 
 static int
@@ -270,7 +401,11 @@ write_blocks (struct ow_overlay *ov, uint64_t first, uint64_t count, const uint8
     per = 1;
   while (count) {
     uint32_t n = ow_min64 (count, per);
-    if (write_record (ov, first, n, data) == -1)
+    int r;
+    lock_blocks (ov, first, first + n - 1, true);
+    r = write_record (ov, first, n, data);
+    unlock_blocks (ov, first, first + n - 1);
+    if (r == -1)
       return -1;
     first += n;
     count -= n;
@@ -286,25 +421,24 @@ static int
 modify_block (struct ow_overlay *ov, uint64_t block, uint32_t within,
               const uint8_t *src, uint32_t len)
 {
-  pthread_mutex_t *lock = &ov->rmw_lock[block % OW_RMW_LOCKS];
   uint8_t *buf = malloc (ov->block_size);
   uint32_t vis = visible (ov, block);
+  uint64_t start = block_offset (ov, block);
   int r = -1;
 
   if (!buf)
     return -1;
-  pthread_mutex_lock (lock);
+  lock_blocks (ov, block, block, true);
   memset (buf, 0, ov->block_size);
-  if (!(within == 0 && len == vis)
-      && ow_pread (ov, buf, vis, block_offset (ov, block)) == -1)
+  if (!(within == 0 && len == vis) && read_range (ov, buf, start, start + vis, true) == -1)
     goto out;
   if (src)
     memcpy (buf + within, src, len);
   else
     memset (buf + within, 0, len);
-  r = write_blocks (ov, block, 1, buf);
+  r = write_record (ov, block, 1, buf);
  out:
-  pthread_mutex_unlock (lock);
+  unlock_blocks (ov, block, block);
   free (buf);
   return r;
 }
@@ -375,14 +509,21 @@ zero_blocks (struct ow_overlay *ov, uint64_t first, uint64_t count, const uint8_
   while (count) {
     uint32_t n = ow_min64 (count, UINT32_MAX);
     struct ow_record rec = { .type = OW_REC_ZERO, .count = n, .block = first };
+    struct superseder sup = { .ov = ov };
     uint64_t off;
+    int r;
 
-    if (ow_log_append (ov, &rec, NULL, 0, NULL, 0, false, &off) == -1)
-      return -1;
-    if (ow_index_set_zero_range (&ov->index, first, n, off) == -1) {
-      ow_error ("overlay %s: out of memory for the index", ov->path);
-      return -1;
+    lock_blocks (ov, first, first + n - 1, true);
+    r = ow_log_append (ov, &rec, NULL, 0, NULL, 0, false, &off);
+    if (r == 0) {
+      sup.tag = atomic_load (&ov->epoch);
+      r = ow_index_set_zero_range (&ov->index, first, n, release_old, &sup);
+      if (r == -1)
+        ow_error ("overlay %s: out of memory for the index", ov->path);
     }
+    unlock_blocks (ov, first, first + n - 1);
+    if (r == -1)
+      return -1;
     first += n;
     count -= n;
   }
@@ -401,7 +542,7 @@ ow_zero (struct ow_overlay *ov, uint64_t count, uint64_t offset, bool fua)
 int
 ow_flush (struct ow_overlay *ov)
 {
-  uint64_t point;
+  uint64_t point, end;
   int r = -1;
 
   if (!ov->writable)
@@ -409,12 +550,14 @@ ow_flush (struct ow_overlay *ov)
   if (check_writable (ov) == -1)
     return -1;
   pthread_mutex_lock (&ov->flush_lock);
+  /* The epoch turns odd before the point is taken (slots.c). */
+  atomic_fetch_add (&ov->epoch, 1);
   point = atomic_load (&ov->tail);
   ow_log_wait_below (ov, point);
   /* Promise 10: the reads served so far go into the same sync.
    * Appenders that raced past point meanwhile must be complete below
    * the read-set record too. */
-  uint64_t end = point;
+  end = point;
   if (ow_log_reads (ov, true, &end) == -1)
     goto out;
   if (end > point) {
@@ -439,6 +582,11 @@ ow_flush (struct ow_overlay *ov)
   }
   r = 0;
  out:
+  atomic_fetch_add (&ov->epoch, 1);
+  if (r == 0) {
+    ov->durable_epoch = atomic_load (&ov->epoch);
+    ow_slots_flush_done (ov, ov->durable_epoch);
+  }
   pthread_mutex_unlock (&ov->flush_lock);
   return r;
 }

@@ -381,7 +381,8 @@ init_state (struct ow_overlay *ov, const struct ow_open_params *p)
   }
   if (ow_index_init (&ov->index, ov->nblocks) == -1
       || ow_sbitmap_init (&ov->readset, ov->nblocks, false) == -1
-      || ow_sbitmap_init (&ov->pending, ov->nblocks, true) == -1) {
+      || ow_sbitmap_init (&ov->pending, ov->nblocks, true) == -1
+      || ow_slots_init (ov) == -1) {
     ow_error ("overlay %s: out of memory", ov->path);
     return -1;
   }
@@ -396,13 +397,16 @@ free_overlay (struct ow_overlay *ov)
   ow_index_free (&ov->index);
   ow_sbitmap_free (&ov->readset);
   ow_sbitmap_free (&ov->pending);
+  ow_slots_free (ov);
   ow_base_close (ov->base);
   if (ov->fd >= 0)
     close (ov->fd);
   pthread_mutex_destroy (&ov->flush_lock);
   pthread_mutex_destroy (&ov->readset_lock);
-  for (int i = 0; i < OW_RMW_LOCKS; i++)
-    pthread_mutex_destroy (&ov->rmw_lock[i]);
+  if (ov->stripes)
+    for (int i = 0; i < OW_STRIPES; i++)
+      pthread_rwlock_destroy (&ov->stripes[i]);
+  free (ov->stripes);
   free (ov->inflight);
   free (ov->path);
   free (ov);
@@ -422,14 +426,20 @@ ow_open (const struct ow_open_params *p, struct ow_overlay **out)
   ov->writable = p->writable;
   pthread_mutex_init (&ov->flush_lock, NULL);
   pthread_mutex_init (&ov->readset_lock, NULL);
-  for (int i = 0; i < OW_RMW_LOCKS; i++)
-    pthread_mutex_init (&ov->rmw_lock[i], NULL);
+  /* Epoch 2: whatever the file holds was written before this open. */
+  atomic_init (&ov->epoch, 2);
+  ov->durable_epoch = 2;
   ov->inflight = aligned_alloc (64, OW_INFLIGHT_SLOTS * sizeof *ov->inflight);
+  ov->stripes = malloc (OW_STRIPES * sizeof *ov->stripes);
   ov->path = strdup (p->overlay);
-  if (!ov->inflight || !ov->path) {
+  if (!ov->inflight || !ov->stripes || !ov->path) {
+    free (ov->stripes);
+    ov->stripes = NULL;
     free_overlay (ov);
     return -1;
   }
+  for (int i = 0; i < OW_STRIPES; i++)
+    pthread_rwlock_init (&ov->stripes[i], NULL);
   for (int i = 0; i < OW_INFLIGHT_SLOTS; i++)
     atomic_init (&ov->inflight[i].start, OW_SLOT_FREE);
 
@@ -565,7 +575,7 @@ collect_block (void *opaque, uint64_t block, const struct ow_loc *loc)
 }
 
 static int
-collect_zrange (void *opaque, uint64_t first, uint64_t count, uint64_t offset)
+collect_zrange (void *opaque, uint64_t first, uint64_t count)
 {
   struct written_walk *w = opaque;
 
@@ -577,7 +587,7 @@ collect_zrange (void *opaque, uint64_t first, uint64_t count, uint64_t offset)
     w->z = p;
     w->zcap = cap;
   }
-  w->z[w->nz++] = (struct ow_zrange) { first, first + count, offset };
+  w->z[w->nz++] = (struct ow_zrange) { first, first + count };
   return 0;
 }
 
@@ -702,4 +712,18 @@ ow_block_kind (struct ow_overlay *ov, uint64_t block)
 
   ow_index_lookup (&ov->index, block, &loc);
   return loc.kind == OW_LOC_DATA ? 'd' : loc.kind == OW_LOC_ZERO ? 'z' : 'b';
+}
+
+int
+ow_block_where (struct ow_overlay *ov, uint64_t block, uint64_t *offset,
+                uint32_t *length)
+{
+  struct ow_loc loc;
+
+  ow_index_lookup (&ov->index, block, &loc);
+  if (loc.kind != OW_LOC_DATA)
+    return -1;
+  *offset = loc.offset;
+  *length = loc.length;
+  return 0;
 }

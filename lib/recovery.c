@@ -8,6 +8,11 @@
  * past it is the torn tail of a crash, and it and everything after it
  * is dropped.  Nothing after it was flushed: a flush syncs only once
  * every record below its point is complete (log.c).
+ *
+ * Blocks in slots are checked in a second pass, and only those still
+ * current: an older record's slot may have been reused (slots.c).  A
+ * current block that fails its checksum marks its record as torn; the
+ * log is then replayed again up to that record, and checked again.
  */
 #include <config.h>
 
@@ -19,6 +24,7 @@
 
 #include "oneway/crc32c.h"
 #include "oneway/error.h"
+#include "oneway/util.h"
 #include "overlay-internal.h"
 
 #define WINDOW (4 * 1024 * 1024)
@@ -60,7 +66,8 @@ scan_get (struct scanner *s, uint64_t off, size_t n)
   return s->buf;
 }
 
-/* Why a record is not acceptable, or NULL. */
+/* Why a DATA record is not acceptable, or NULL.  Inline (compressed)
+ * data is checked here; slots later (verify_slots). */
 static const char *
 check_data_record (struct ow_overlay *ov, const struct ow_record *rec,
                    const uint8_t *payload)
@@ -68,29 +75,44 @@ check_data_record (struct ow_overlay *ov, const struct ow_record *rec,
   uint64_t stored = 0;
   int lz4_bound = LZ4_compressBound (ov->block_size);
   const uint8_t *data;
+  size_t desc_len = (size_t) rec->count * OW_DESC_SIZE;
 
   if (rec->count == 0 || rec->block >= ov->nblocks
       || rec->count > ov->nblocks - rec->block)
     return "blocks outside the disk";
-  if (rec->payload_length < (uint64_t) rec->count * OW_DESC_SIZE)
+  if (rec->payload_length < desc_len)
     return "descriptor table longer than the record";
-  if (ow_crc32c (ov->salt, payload, (size_t) rec->count * OW_DESC_SIZE) != rec->payload_crc)
+  if (ow_crc32c (ov->salt, payload, desc_len) != rec->payload_crc)
     return "descriptor table checksum mismatch";
-  data = payload + (size_t) rec->count * OW_DESC_SIZE;
+  data = payload + desc_len;
   for (uint32_t i = 0; i < rec->count; i++) {
-    uint32_t d = ow_get_le32 (payload + i * OW_DESC_SIZE);
-    uint32_t len = d & OW_DESC_LEN_MASK;
-    if ((d & ~(OW_DESC_LZ4 | OW_DESC_LEN_MASK))
-        || (d & OW_DESC_LZ4 ? len == 0 || len > (uint32_t) lz4_bound
-                            : len != 0 && len != ov->block_size))
+    const uint8_t *d = payload + i * OW_DESC_SIZE;
+    uint32_t f = ow_get_le32 (d), len = f & OW_DESC_LEN_MASK;
+    uint64_t slot = ow_get_le64 (d + 8);
+    bool ok;
+
+    if (f & ~(OW_DESC_LZ4 | OW_DESC_SLOT | OW_DESC_LEN_MASK))
       return "impossible block descriptor";
-    stored += len;
+    if (f & OW_DESC_SLOT)
+      ok = !(f & OW_DESC_LZ4) && len == ov->block_size
+        && ow_slots_find (ov, slot, NULL) != NULL;
+    else if (f & OW_DESC_LZ4)
+      ok = len > 0 && len <= (uint32_t) lz4_bound && slot == 0;
+    else
+      ok = len == 0 && slot == 0;
+    if (!ok)
+      return "impossible block descriptor";
+    if (!(f & OW_DESC_SLOT))
+      stored += len;
   }
-  if (stored + (uint64_t) rec->count * OW_DESC_SIZE != rec->payload_length)
+  if (stored + desc_len != rec->payload_length)
     return "descriptors do not add up to the record length";
   for (uint32_t i = 0; i < rec->count; i++) {
-    uint32_t len = ow_get_le32 (payload + i * OW_DESC_SIZE) & OW_DESC_LEN_MASK;
-    if (len && ow_crc32c (ov->salt, data, len) != ow_get_le32 (payload + i * OW_DESC_SIZE + 4))
+    const uint8_t *d = payload + i * OW_DESC_SIZE;
+    uint32_t f = ow_get_le32 (d), len = f & OW_DESC_LEN_MASK;
+    if (f & OW_DESC_SLOT)
+      continue;
+    if (len && ow_crc32c (ov->salt, data, len) != ow_get_le32 (d + 4))
       return "block checksum mismatch";
     data += len;
   }
@@ -101,19 +123,50 @@ static int
 apply_data_record (struct ow_overlay *ov, uint64_t pos, const struct ow_record *rec,
                    const uint8_t *payload)
 {
-  uint64_t dpos = pos + OW_REC_HDR_SIZE + (uint64_t) rec->count * OW_DESC_SIZE;
+  size_t desc_len = (size_t) rec->count * OW_DESC_SIZE;
+  uint64_t inline_pos = pos + OW_REC_HDR_SIZE + desc_len;
 
   for (uint32_t i = 0; i < rec->count; i++) {
-    uint32_t d = ow_get_le32 (payload + i * OW_DESC_SIZE);
-    struct ow_loc loc = {
-      .kind = (d & OW_DESC_LEN_MASK) ? OW_LOC_DATA : OW_LOC_ZERO,
-      .offset = dpos, .length = d & OW_DESC_LEN_MASK, .lz4 = (d & OW_DESC_LZ4) != 0,
-    };
-    if (ow_index_set (&ov->index, rec->block + i, &loc) == -1)
+    const uint8_t *d = payload + i * OW_DESC_SIZE;
+    uint32_t f = ow_get_le32 (d);
+    struct ow_loc loc = { .kind = (f & OW_DESC_LEN_MASK) ? OW_LOC_DATA : OW_LOC_ZERO,
+                          .length = f & OW_DESC_LEN_MASK, .lz4 = (f & OW_DESC_LZ4) != 0 };
+    if (f & OW_DESC_SLOT) {
+      uint32_t k;
+      struct ow_extent *e;
+      loc.offset = ow_get_le64 (d + 8);
+      e = ow_slots_find (ov, loc.offset, &k);
+      e->check[k] = (struct ow_slot_check) { ow_get_le32 (d + 4), pos };
+    }
+    else if (loc.lz4) {
+      loc.offset = inline_pos;
+      inline_pos += loc.length;
+    }
+    if (ow_index_set (&ov->index, rec->block + i, &loc, NULL) == -1)
       return -1;
-    dpos += loc.length;
   }
   return 0;
+}
+
+static const char *
+check_slots_record (struct ow_overlay *ov, uint64_t pos, const struct ow_record *rec)
+{
+  if ((pos + OW_REC_HDR_SIZE) % OW_SLOTS_ALIGN || rec->count == 0
+      || rec->payload_length != (uint64_t) rec->count * ov->block_size)
+    return "impossible slot extent";
+  return NULL;
+}
+
+static int
+add_extent (struct ow_overlay *ov, uint64_t pos, uint32_t nslots)
+{
+  struct ow_extent *e;
+
+  if (ow_slots_add_extent (ov, pos + OW_REC_HDR_SIZE, nslots) == -1)
+    return -1;
+  e = ow_slots_find (ov, pos + OW_REC_HDR_SIZE, NULL);
+  e->check = calloc (nslots, sizeof *e->check);
+  return e->check ? 0 : -1;
 }
 
 /* Decompress (if flagged) a READSET or CHECKPOINT payload; *out is
@@ -163,9 +216,9 @@ apply_readset_record (struct ow_overlay *ov, const struct ow_record *rec,
   return why;
 }
 
-/* Replay the log.  Sets the tail and the torn-tail size. */
+/* Replay the log up to limit.  Sets the tail and the torn-tail size. */
 static int
-scan_log (struct ow_overlay *ov, uint64_t file_size)
+scan_log (struct ow_overlay *ov, uint64_t file_size, uint64_t limit)
 {
   struct scanner s = { .ov = ov, .file_size = file_size };
   uint64_t pos = OW_LOG_START, durable = ov->header.durable_end;
@@ -179,7 +232,7 @@ scan_log (struct ow_overlay *ov, uint64_t file_size)
               ov->path, file_size, durable);
     return -1;
   }
-  while (pos + OW_REC_HDR_SIZE <= file_size) {
+  while (pos + OW_REC_HDR_SIZE <= file_size && pos < limit) {
     struct ow_record rec;
     const uint8_t *p = scan_get (&s, pos, OW_REC_HDR_SIZE);
     uint64_t reclen;
@@ -194,6 +247,14 @@ scan_log (struct ow_overlay *ov, uint64_t file_size)
     if (reclen > file_size - pos) {
       why = "record runs past the end of the file";
       break;
+    }
+    if (rec.type == OW_REC_SLOTS) {   /* the slots themselves are not read here */
+      if ((why = check_slots_record (ov, pos, &rec)))
+        break;
+      if (add_extent (ov, pos, rec.count) == -1)
+        goto oom;
+      pos += reclen;
+      continue;
     }
     p = scan_get (&s, pos + OW_REC_HDR_SIZE, rec.payload_length);
     if (!p)
@@ -211,7 +272,7 @@ scan_log (struct ow_overlay *ov, uint64_t file_size)
         why = "zero record outside the disk";
         break;
       }
-      if (ow_index_set_zero_range (&ov->index, rec.block, rec.count, pos) == -1)
+      if (ow_index_set_zero_range (&ov->index, rec.block, rec.count, NULL, NULL) == -1)
         goto oom;
       break;
     case OW_REC_READSET:
@@ -236,14 +297,14 @@ scan_log (struct ow_overlay *ov, uint64_t file_size)
       break;
     pos += reclen;
   }
-  if (why && pos < durable) {
+  if (why && pos < durable && pos < limit) {
     errno = EBADMSG;
     ow_error ("overlay %s is corrupt: %s in the record at offset %" PRIu64
               ", inside the part of the log that was flushed (up to %" PRIu64 ")",
               ov->path, why, pos, durable);
     goto out;
   }
-  if (pos < durable) {
+  if (pos < durable && pos < limit) {
     errno = EBADMSG;
     ow_error ("overlay %s is corrupt: its log ends at %" PRIu64 " but was flushed "
               "up to %" PRIu64, ov->path, pos, durable);
@@ -265,10 +326,117 @@ scan_log (struct ow_overlay *ov, uint64_t file_size)
   return r;
 }
 
+/* Check the current blocks in slots.  Sets *cut to the first record
+ * whose current block fails, or leaves it. */
+struct slot_ref {
+  uint64_t slot;
+  const struct ow_slot_check *check;
+};
+
+struct slot_refs {
+  struct ow_overlay *ov;
+  struct slot_ref *refs;
+  size_t n, cap;
+};
+
+static int
+collect_slot (void *opaque, uint64_t block, const struct ow_loc *loc)
+{
+  struct slot_refs *sr = opaque;
+  struct ow_extent *e;
+  uint32_t k;
+
+  if (loc->kind != OW_LOC_DATA || loc->lz4)
+    return 0;
+  if (sr->n == sr->cap) {
+    size_t c = sr->cap ? sr->cap * 2 : 1024;
+    struct slot_ref *p = realloc (sr->refs, c * sizeof *p);
+    if (!p)
+      return -1;
+    sr->refs = p;
+    sr->cap = c;
+  }
+  e = ow_slots_find (sr->ov, loc->offset, &k);
+  sr->refs[sr->n++] = (struct slot_ref) { loc->offset, &e->check[k] };
+  return 0;
+}
+
+static int
+cmp_slot (const void *a, const void *b)
+{
+  uint64_t x = ((const struct slot_ref *) a)->slot, y = ((const struct slot_ref *) b)->slot;
+  return x < y ? -1 : x > y;
+}
+
+static int
+verify_slots (struct ow_overlay *ov, uint64_t *cut)
+{
+  struct slot_refs sr = { .ov = ov };
+  struct slot_ref *refs;
+  size_t n;
+  uint8_t *buf = malloc (OW_EXTENT_BYTES > ov->block_size ? OW_EXTENT_BYTES : ov->block_size);
+  int r = -1;
+
+  if (!buf || ow_index_for_each_block (&ov->index, collect_slot, &sr) != 0) {
+    ow_error ("overlay %s: out of memory checking its blocks", ov->path);
+    goto out;
+  }
+  refs = sr.refs;
+  n = sr.n;
+  /* In file order, a run of neighbouring slots per read. */
+  qsort (refs, n, sizeof *refs, cmp_slot);
+  for (size_t i = 0; i < n; ) {
+    size_t j = i + 1;
+    uint64_t max = OW_EXTENT_BYTES / ov->block_size;
+    while (j < n && j - i < max && refs[j].slot == refs[j - 1].slot + ov->block_size)
+      j++;
+    if (ow_file_pread (ov, buf, (j - i) * ov->block_size, refs[i].slot) == -1) {
+      if (errno != EIO) {
+        ow_error ("cannot read overlay %s at offset %" PRIu64 ": %m", ov->path, refs[i].slot);
+        goto out;
+      }
+      /* Past the end of the file: torn like a bad checksum. */
+      for (size_t k = i; k < j; k++)
+        *cut = ow_min64 (*cut, refs[k].check->pos);
+    }
+    else
+      for (size_t k = i; k < j; k++) {
+        const struct ow_slot_check *c = refs[k].check;
+        if (ow_crc32c (ov->salt, buf + (k - i) * ov->block_size, ov->block_size) != c->crc)
+          *cut = ow_min64 (*cut, c->pos);
+      }
+    i = j;
+  }
+  r = 0;
+ out:
+  free (sr.refs);
+  free (buf);
+  return r;
+}
+
+static int
+reset_state (struct ow_overlay *ov)
+{
+  ow_index_free (&ov->index);
+  ow_sbitmap_free (&ov->readset);
+  ow_slots_free (ov);
+  return ow_index_init (&ov->index, ov->nblocks) == -1
+    || ow_sbitmap_init (&ov->readset, ov->nblocks, false) == -1
+    || ow_slots_init (ov) == -1 ? -1 : 0;
+}
+
+static int
+drop_check (void *opaque, struct ow_extent *e)
+{
+  free (e->check);
+  e->check = NULL;
+  return 0;
+}
+
 int
 ow_load (struct ow_overlay *ov)
 {
-  uint64_t file_size;
+  uint64_t file_size, limit = UINT64_MAX;
 
   if (ov->ops->size (ov->ops_handle, &file_size) == -1) {
     ow_error ("cannot get the size of overlay %s: %m", ov->path);
@@ -280,17 +448,34 @@ ow_load (struct ow_overlay *ov)
     if (ow_load_checkpoint (ov) == 0) {
       ov->used_checkpoint = true;
       atomic_store (&ov->tail, ov->header.log_end);
-      return 0;
+      return ow_slots_rebuild_free (ov);
     }
     ow_error ("warning: overlay %s: the checkpoint cannot be used (%m); "
               "rebuilding the index from the log", ov->path);
-    ow_index_free (&ov->index);
-    ow_sbitmap_free (&ov->readset);
-    if (ow_index_init (&ov->index, ov->nblocks) == -1
-        || ow_sbitmap_init (&ov->readset, ov->nblocks, false) == -1)
+    if (reset_state (ov) == -1)
       return -1;
   }
-  return scan_log (ov, file_size);
+  for (;;) {
+    uint64_t cut = UINT64_MAX;
+    if (scan_log (ov, file_size, limit) == -1 || verify_slots (ov, &cut) == -1)
+      return -1;
+    if (cut == UINT64_MAX)
+      break;
+    if (cut < ov->header.durable_end) {
+      errno = EBADMSG;
+      ow_error ("overlay %s is corrupt: a block of the record at offset %" PRIu64
+                " fails its checksum, inside the part of the log that was flushed "
+                "(up to %" PRIu64 ")", ov->path, cut, ov->header.durable_end);
+      return -1;
+    }
+    /* A torn record: replay again without it and what follows. */
+    ow_debug ("overlay %s: the record at offset %" PRIu64 " was torn", ov->path, cut);
+    limit = cut;
+    if (reset_state (ov) == -1)
+      return -1;
+  }
+  ow_slots_for_each_extent (ov, drop_check, NULL);
+  return ow_slots_rebuild_free (ov);
 }
 
 /* Checkpoint regions are read with the same scanner. */
@@ -329,24 +514,30 @@ ow_load_checkpoint (struct ow_overlay *ov)
       if (ow_crc32c (ov->salt, p, rec.payload_length) != rec.payload_crc
           || unpack_payload (&rec, p, &items, &len, &to_free))
         goto out;
-      isize = rec.flags & OW_CKPT_ZRANGES ? 24 : 16;
+      isize = 16;
       if (len != (size_t) rec.count * isize)
         why = "bad length";
       for (uint32_t i = 0; i < rec.count && !why; i++) {
         const uint8_t *it = items + i * isize;
         uint64_t a = ow_get_le64 (it), b = ow_get_le64 (it + 8);
-        if (rec.flags & OW_CKPT_ZRANGES) {
-          uint64_t off = ow_get_le64 (it + 16);
+        if (rec.flags & OW_CKPT_EXTENTS) {
+          if (a < OW_LOG_START + OW_REC_HDR_SIZE || a % OW_SLOTS_ALIGN || b == 0
+              || b > UINT32_MAX || a + b * ov->block_size > h->log_end
+              || ow_slots_add_extent (ov, a, b) == -1)
+            why = "bad extent";
+        }
+        else if (rec.flags & OW_CKPT_ZRANGES) {
           if (a >= ov->nblocks || b == 0 || b > ov->nblocks - a
-              || off >= h->log_end || ow_index_set_zero_range (&ov->index, a, b, off) == -1)
+              || ow_index_set_zero_range (&ov->index, a, b, NULL, NULL) == -1)
             why = "bad range";
         }
         else {
           struct ow_loc loc;
           ow_loc_unpack (b, &loc);
           if (a >= ov->nblocks || loc.offset + loc.length > h->log_end
-              || (loc.kind == OW_LOC_DATA && !loc.lz4 && loc.length != ov->block_size)
-              || ow_index_set (&ov->index, a, &loc) == -1)
+              || (loc.kind == OW_LOC_DATA && !loc.lz4
+                  && (loc.length != ov->block_size || !ow_slots_find (ov, loc.offset, NULL)))
+              || ow_index_set (&ov->index, a, &loc, NULL) == -1)
             why = "bad entry";
         }
       }

@@ -248,16 +248,20 @@ mf_copy (const struct memfile *m, struct memfile *out)
 
 /* ---- the workload and its model ---- */
 
-#define DISK (256 * 1024)
+#define DISK (2 * 1024 * 1024)
 
 struct run {
   uint32_t bs;
   int compress;
   unsigned seed;
   const char *base;
-  /* images[k]: the disk after k operations; image 0 is the base. */
-  uint8_t **images;
+  /* images[k][b]: block b of the disk after k operations (image 0 is
+   * the base).  Blocks an operation leaves alone are shared with the
+   * image before; every block buffer is also in blocks, to be freed. */
+  uint8_t ***images;
   int nimages;
+  uint8_t **blocks;
+  size_t nblocks_alloc;
   int flushed;                  /* image index as of the last completed flush */
   int completed;                /* image index after the last completed op */
   int attempted;                /* image index if the failing op had completed */
@@ -268,13 +272,34 @@ struct run {
 };
 
 static uint8_t *
-push_image (struct run *r)
+new_block (struct run *r, const uint8_t *from)
 {
-  uint8_t *img = malloc (DISK);
-  memcpy (img, r->images[r->nimages - 1], DISK);
+  uint8_t *p = malloc (r->bs);
+  memcpy (p, from, r->bs);
+  r->blocks = realloc (r->blocks, (r->nblocks_alloc + 1) * sizeof *r->blocks);
+  r->blocks[r->nblocks_alloc++] = p;
+  return p;
+}
+
+/* A new image: the last one with src (or zeroes) at [off, off + len). */
+static void
+push_image (struct run *r, uint64_t off, uint64_t len, const uint8_t *src)
+{
+  size_t nb = DISK / r->bs;
+  uint8_t **img = malloc (nb * sizeof *img);
+
+  memcpy (img, r->images[r->nimages - 1], nb * sizeof *img);
+  for (uint64_t b = off / r->bs; b <= (off + len - 1) / r->bs; b++) {
+    uint64_t s = b * r->bs > off ? b * r->bs : off;
+    uint64_t e = (b + 1) * r->bs < off + len ? (b + 1) * r->bs : off + len;
+    img[b] = new_block (r, img[b]);
+    if (src)
+      memcpy (img[b] + (s - b * r->bs), src + (s - off), e - s);
+    else
+      memset (img[b] + (s - b * r->bs), 0, e - s);
+  }
   r->images = realloc (r->images, (r->nimages + 1) * sizeof *r->images);
   r->images[r->nimages++] = img;
-  return img;
 }
 
 static void
@@ -312,7 +337,7 @@ workload (struct run *r, struct ow_overlay *ov)
   for (int op = 0; op < 60; op++) {
     unsigned kind = rnd (&rng) % 100;
     uint64_t off = rnd (&rng) % DISK;
-    uint64_t len = 1 + rnd (&rng) % (kind < 50 ? 12000 : 40000);
+    uint64_t len = 1 + rnd (&rng) % (kind < 50 ? 12000 : kind < 62 ? 40000 : DISK);
     int ok;
 
     if (rnd (&rng) % 3 == 0)
@@ -321,17 +346,15 @@ workload (struct run *r, struct ow_overlay *ov)
       len = DISK - off;
     bool fua = false;
     if (kind < 55) {
-      uint8_t *img = push_image (r);
       tl_fill (buf, len, off, rnd (&rng));
       note_partial_blocks (r, off, len);
-      memcpy (img + off, buf, len);
+      push_image (r, off, len, buf);
       fua = rnd (&rng) % 8 == 0;
       ok = ow_pwrite (ov, buf, len, off, fua) == 0;
     }
     else if (kind < 70) {
-      uint8_t *img = push_image (r);
       note_partial_blocks (r, off, len);
-      memset (img + off, 0, len);
+      push_image (r, off, len, NULL);
       fua = rnd (&rng) % 8 == 0;
       ok = ow_zero (ov, len, off, fua) == 0;
     }
@@ -339,7 +362,13 @@ workload (struct run *r, struct ow_overlay *ov)
       note_base_reads (r, off, len);
       ok = ow_pread (ov, buf, len, off) == 0;
       if (ok)
-        ck_assert_int_eq (memcmp (buf, r->images[r->nimages - 1] + off, len), 0);
+        for (uint64_t b = off / r->bs; b <= (off + len - 1) / r->bs; b++) {
+          uint64_t s = b * r->bs > off ? b * r->bs : off;
+          uint64_t e = (b + 1) * r->bs < off + len ? (b + 1) * r->bs : off + len;
+          if (memcmp (buf + (s - off), r->images[r->nimages - 1][b] + (s - b * r->bs), e - s))
+            ck_abort_msg ("seed %u: a read of block %lu returned the wrong data",
+                          r->seed, (unsigned long) b);
+        }
     }
     else {
       ok = ow_flush (ov) == 0;
@@ -395,8 +424,10 @@ verify (struct run *r, struct memfile *m, bool process_crash)
     for (uint64_t b = 0; b < DISK / r->bs; b++) {
       bool ok = false;
       for (int k = lo; k <= r->attempted && !ok; k++)
-        ok = memcmp (view + b * r->bs, r->images[k] + b * r->bs, r->bs) == 0;
-      ck_assert_msg (ok, "seed %u, crash at op %ld (%s): block %lu holds no value "
+        ok = (k == lo || r->images[k][b] != r->images[k - 1][b])
+          && memcmp (view + b * r->bs, r->images[k][b], r->bs) == 0;
+      if (!ok)
+        ck_abort_msg ("seed %u, crash at op %ld (%s): block %lu holds no value "
                      "it had between image %d and %d", r->seed, m->crash_at,
                      process_crash ? "process" : "power", (unsigned long) b, lo,
                      r->attempted);
@@ -404,15 +435,15 @@ verify (struct run *r, struct memfile *m, bool process_crash)
     memset (read, 0, DISK / r->bs);
     ck_assert_int_eq (ow_read_ranges (ov, add_read, read), 0);
     for (uint64_t b = 0; b < DISK / r->bs; b++)
-      ck_assert_msg (!r->read_at_flush[b] || read[b],
-                     "seed %u crash at %ld: block %lu was read before the flush "
+      if (r->read_at_flush[b] && !read[b])
+        ck_abort_msg ("seed %u crash at %ld: block %lu was read before the flush "
                      "but is missing from the read set", r->seed, m->crash_at,
                      (unsigned long) b);
     /* Writes that survive bring the reads before them along, flushed
      * or not: in a process crash, every completed write survives. */
     for (uint64_t b = 0; process_crash && b < DISK / r->bs; b++)
-      ck_assert_msg (!r->read_at_write[b] || read[b],
-                     "seed %u crash at %ld: block %lu was read before a write "
+      if (r->read_at_write[b] && !read[b])
+        ck_abort_msg ("seed %u crash at %ld: block %lu was read before a write "
                      "that survived, but is missing from the read set",
                      r->seed, m->crash_at, (unsigned long) b);
     ck_assert_int_eq (ow_close (ov), 0);
@@ -427,6 +458,9 @@ free_run (struct run *r)
   for (int i = 0; i < r->nimages; i++)
     free (r->images[i]);
   free (r->images);
+  for (size_t i = 0; i < r->nblocks_alloc; i++)
+    free (r->blocks[i]);
+  free (r->blocks);
   free (r->touched);
   free (r->base_read);
   free (r->read_at_flush);
@@ -448,8 +482,12 @@ run_once (uint32_t bs, int compress, unsigned seed, const char *base, long crash
   long ops;
 
   r.images = malloc (sizeof *r.images);
-  r.images[0] = malloc (DISK);
-  tl_fill (r.images[0], DISK, 0, 42);
+  r.images[0] = malloc (DISK / bs * sizeof **r.images);
+  for (uint64_t b = 0; b < DISK / bs; b++) {
+    uint8_t tmp[65536];
+    tl_fill (tmp, bs, b * bs, 42);
+    r.images[0][b] = new_block (&r, tmp);
+  }
   r.nimages = 1;
   r.touched = calloc (DISK / bs, 1);
   r.base_read = calloc (DISK / bs, 1);

@@ -297,14 +297,29 @@ START_TEST (test_checksum_failure_in_flushed_part)
   struct crash_work w = { 0 };
   struct ow_overlay *ov;
 
+  uint64_t where;
+  uint32_t len;
+  char *copy = strdup (tl_path ("copy.ow")), cmd[1024];
+
   tl_in_child (crash_child, &w);
-  /* A byte of block data in the middle of the flushed log. */
-  tl_corrupt_byte (ovpath, OW_LOG_START + (tl_file_size (ovpath) - OW_LOG_START) / 2);
+  snprintf (cmd, sizeof cmd, "cp %s %s", ovpath, copy);
+  ck_assert_int_eq (system (cmd), 0);
+  /* A byte of a flushed block, in its slot. */
+  ov = tl_open (ovpath, NULL, false, 0, -1);
+  ck_assert_int_eq (ow_block_where (ov, 7, &where, &len), 0);
+  ck_assert_int_eq (ow_close (ov), 0);
+  tl_corrupt_byte (ovpath, where + len / 2);
   tl_clear_error ();
   ck_assert_int_eq (tl_try_open (ovpath, base, true, 0, -1, &ov), -1);
   ck_assert_int_eq (errno, EBADMSG);
   ck_assert_ptr_nonnull (strstr (tl_last_error (), "corrupt"));
   ck_assert_ptr_nonnull (strstr (tl_last_error (), ovpath));
+  /* A byte of a record header in the flushed log. */
+  tl_corrupt_byte (copy, OW_LOG_START + 10);
+  tl_clear_error ();
+  ck_assert_int_eq (tl_try_open (copy, base, true, 0, -1, &ov), -1);
+  ck_assert_ptr_nonnull (strstr (tl_last_error (), "corrupt"));
+  free (copy);
 }
 END_TEST
 

@@ -73,7 +73,8 @@ enum ow_record_type {
   OW_REC_ZERO = 2,              /* count blocks from block read as zeroes */
   OW_REC_READSET = 3,           /* lz4'ed (leaf index, bitmap) pairs to OR in */
   OW_REC_CHECKPOINT = 4,        /* one part of an index snapshot */
-  OW_REC_PAD = 5,               /* filler over a failed write; skipped */
+  OW_REC_PAD = 5,               /* filler: alignment, or a failed write */
+  OW_REC_SLOTS = 6,             /* an extent of raw-block slots follows */
 };
 
 struct ow_record {
@@ -85,12 +86,18 @@ struct ow_record {
   uint32_t payload_crc;         /* DATA: of the descriptor table */
 };
 
-/* A DATA record's payload starts with count descriptors of 8 bytes:
- * the stored length with flags, and the CRC of the stored bytes.
- * Stored length 0 means the block is all zeroes and has no bytes. */
-#define OW_DESC_SIZE 8
+/* A DATA record's payload starts with count descriptors of 16 bytes:
+ * the stored length with flags, the CRC of the stored bytes, and the
+ * file offset of the slot holding them (SLOT), else 0.  Compressed
+ * bytes follow the descriptor table.  Stored length 0 means the block
+ * is all zeroes and has no bytes. */
+#define OW_DESC_SIZE 16
 #define OW_DESC_LZ4 0x80000000U
+#define OW_DESC_SLOT 0x40000000U
 #define OW_DESC_LEN_MASK 0x00ffffffU
+
+/* SLOTS records end on this boundary, so their slots are page-aligned. */
+#define OW_SLOTS_ALIGN 4096
 
 /* CHECKPOINT and READSET payloads are lz4-compressed when this flag
  * is set; the uncompressed length is then in `block`. */
@@ -101,10 +108,11 @@ struct ow_record {
  * was read (a coarser read set that fits when space is short). */
 #define OW_READSET_WHOLE_LEAVES 2
 
-/* A CHECKPOINT part holds either single-block entries, 16 bytes each
- * (block, packed location), or with this flag zero ranges, 24 bytes
- * each (first block, count, record offset). */
+/* A CHECKPOINT part holds single-block entries, 16 bytes each (block,
+ * packed location); with ZRANGES, zero ranges (first block, count); with
+ * EXTENTS, slot extents (offset of the first slot, number of slots). */
 #define OW_CKPT_ZRANGES 2
+#define OW_CKPT_EXTENTS 4
 
 void ow_record_encode (const struct ow_record *r, uint32_t salt, uint8_t *hdr);
 int ow_record_decode (const uint8_t *hdr, uint32_t salt, struct ow_record *r);

@@ -7,10 +7,10 @@
  * trimmed ranges (mkfs discarding a whole disk) live in an interval
  * list, so that they cost memory per range, not per block.
  *
- * Every entry carries the log offset of the record it came from, and
- * the newer record always wins, whatever order racing requests apply
- * theirs in.  So the index always equals what replaying the log gives,
- * which is what makes a restart show the same view (promise 3).
+ * A later update of a block replaces the earlier one; callers apply
+ * updates in log order (overlay-io.c: stripe locks), so the index
+ * always equals what replaying the log gives, which is what makes a
+ * restart show the same view (promise 3).
  */
 #ifndef ONEWAY_INDEX_H
 #define ONEWAY_INDEX_H
@@ -24,9 +24,11 @@
 
 enum ow_loc_kind { OW_LOC_BASE, OW_LOC_ZERO, OW_LOC_DATA };
 
+/* A DATA block is stored raw in a slot (length = block size, not lz4)
+ * or compressed inside its record (lz4). */
 struct ow_loc {
   enum ow_loc_kind kind;
-  uint64_t offset;              /* DATA: of the stored bytes; ZERO: of the record */
+  uint64_t offset;              /* DATA: of the stored bytes */
   uint32_t length;              /* DATA: stored length */
   bool lz4;
 };
@@ -37,7 +39,7 @@ struct ow_loc {
 #define OW_INDEX_SHARDS 64
 
 struct ow_index_shard;
-struct ow_zrange { uint64_t start, end, offset; };
+struct ow_zrange { uint64_t start, end; };
 
 struct ow_index {
   uint64_t nblocks;
@@ -57,13 +59,18 @@ void ow_index_free (struct ow_index *ix);
 
 void ow_index_lookup (struct ow_index *ix, uint64_t block, struct ow_loc *loc);
 
-/* Record that block now lives at loc (DATA or ZERO), unless the index
- * already has something newer for it.  -1 on ENOMEM. */
-int ow_index_set (struct ow_index *ix, uint64_t block, const struct ow_loc *loc);
+/* Record that block now lives at loc (DATA or ZERO); *old (if not
+ * NULL) gets the single entry this replaces (BASE if none).  -1 on
+ * ENOMEM. */
+int ow_index_set (struct ow_index *ix, uint64_t block, const struct ow_loc *loc,
+                  struct ow_loc *old);
 
-/* count blocks from first read as zeroes, per the record at offset. */
-int ow_index_set_zero_range (struct ow_index *ix, uint64_t first,
-                             uint64_t count, uint64_t offset);
+/* count blocks from first now read as zeroes; fn (if not NULL) is told
+ * of each DATA entry this replaces. */
+int ow_index_set_zero_range (struct ow_index *ix, uint64_t first, uint64_t count,
+                             void (*fn) (void *opaque, uint64_t block,
+                                         const struct ow_loc *old),
+                             void *opaque);
 
 /* The first block at or after block that the index may know about
  * (nblocks or more if none): every block before it reads from the base. */
@@ -82,8 +89,7 @@ int ow_index_for_each_block (struct ow_index *ix,
 
 /* The interval list, sorted (same caveat). */
 int ow_index_for_each_zrange (struct ow_index *ix,
-                              int (*fn) (void *opaque, uint64_t first,
-                                         uint64_t count, uint64_t offset),
+                              int (*fn) (void *opaque, uint64_t first, uint64_t count),
                               void *opaque);
 
 uint64_t ow_index_block_entries (struct ow_index *ix);

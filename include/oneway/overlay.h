@@ -95,7 +95,10 @@ int ow_read_ranges (struct ow_overlay *ov,
                     int (*fn) (void *opaque, uint64_t first, uint64_t count),
                     void *opaque);
 
-/* Used by tests to check a block's kind: 'b'ase, 'z'ero or 'd'ata. */
+/* For tests and debugging: a block's kind, 'b'ase, 'z'ero or 'd'ata,
+ * and for data where its stored bytes are in the file. */
 char ow_block_kind (struct ow_overlay *ov, uint64_t block);
+int ow_block_where (struct ow_overlay *ov, uint64_t block, uint64_t *offset,
+                    uint32_t *length);
 
 #endif
