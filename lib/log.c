@@ -2,17 +2,17 @@
  * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
  *
  * Appenders reserve space by compare-and-swap on the tail, so parallel
- * writers never wait for each other; each also holds an in-flight slot
+ * writers never wait for each other; each also holds an in-flight entry
  * while it writes, which is all a flush needs to know to sync only a
  * complete prefix of the log.
  *
- * Why the slot protocol is sound: an appender publishes a lower bound
- * L (the tail it saw) in a free slot, then reserves at or above L.  A
- * flush reads the tail T, then scans the slots.  If the scan missed the
- * appender's slot, the slot was filled after the scan, hence after T
- * was read, so the reservation (made later still, all operations being
- * sequentially consistent) starts at or above T and does not concern
- * this flush.
+ * Why the in-flight protocol is sound: an appender publishes a lower
+ * bound L (the tail it saw) in a free entry, then reserves at or above
+ * L.  A flush reads the tail T, then scans the entries.  If the scan
+ * missed the appender's entry, the entry was filled after the scan,
+ * hence after T was read, so the reservation (made later still, all
+ * operations being sequentially consistent) starts at or above T and
+ * does not concern this flush.
  */
 #include <config.h>
 
@@ -97,24 +97,24 @@ ow_file_sync (struct ow_overlay *ov)
   return ov->ops->sync (ov->ops_handle);
 }
 
-static _Thread_local unsigned slot_hint;
+static _Thread_local unsigned inflight_hint;
 
-static struct ow_inflight_slot *
-claim_slot (struct ow_overlay *ov)
+static struct ow_inflight *
+claim_inflight (struct ow_overlay *ov)
 {
-  unsigned i = slot_hint % OW_INFLIGHT_SLOTS;
+  unsigned i = inflight_hint % OW_INFLIGHT_MAX;
 
   for (;;) {
-    for (unsigned n = 0; n < OW_INFLIGHT_SLOTS; n++, i = (i + 1) % OW_INFLIGHT_SLOTS) {
-      uint64_t expected = OW_SLOT_FREE;
+    for (unsigned n = 0; n < OW_INFLIGHT_MAX; n++, i = (i + 1) % OW_INFLIGHT_MAX) {
+      uint64_t expected = OW_INFLIGHT_FREE;
       uint64_t lower = atomic_load (&ov->tail);
-      if (atomic_load_explicit (&ov->inflight[i].start, memory_order_relaxed) == OW_SLOT_FREE
+      if (atomic_load_explicit (&ov->inflight[i].start, memory_order_relaxed) == OW_INFLIGHT_FREE
           && atomic_compare_exchange_strong (&ov->inflight[i].start, &expected, lower)) {
-        slot_hint = i;
+        inflight_hint = i;
         return &ov->inflight[i];
       }
     }
-    sched_yield ();             /* more appenders than slots: rare */
+    sched_yield ();             /* more appenders than entries: rare */
   }
 }
 
@@ -181,7 +181,7 @@ ow_log_append (struct ow_overlay *ov, const struct ow_record *rec,
   struct iovec stack_iov[64], *iov = stack_iov;
   uint64_t len = ow_record_length (rec->payload_length);
   size_t pad = len - OW_REC_HDR_SIZE - rec->payload_length;
-  struct ow_inflight_slot *slot;
+  struct ow_inflight *entry;
   int n = 0, r;
 
   if (atomic_load_explicit (&ov->broken, memory_order_relaxed)) {
@@ -207,7 +207,7 @@ ow_log_append (struct ow_overlay *ov, const struct ow_record *rec,
   if (pad)
     iov[n++] = (struct iovec) { (void *) zeroes, pad };
 
-  slot = claim_slot (ov);
+  entry = claim_inflight (ov);
   r = reserve (ov, len, metadata, offset);
   if (r == 0) {
     r = ow_file_pwritev (ov, iov, n, *offset);
@@ -217,7 +217,7 @@ ow_log_append (struct ow_overlay *ov, const struct ow_record *rec,
       repair_hole (ov, *offset, len);
     }
   }
-  atomic_store (&slot->start, OW_SLOT_FREE);
+  atomic_store (&entry->start, OW_INFLIGHT_FREE);
   return r;
 }
 
@@ -235,7 +235,7 @@ ow_log_append_extent (struct ow_overlay *ov, uint32_t nslots, uint64_t *offset)
   uint8_t pad_hdr[OW_REC_HDR_SIZE], slots_hdr[OW_REC_HDR_SIZE];
   struct ow_record pad = { .type = OW_REC_PAD };
   struct ow_record rec = { .type = OW_REC_SLOTS, .count = nslots, .payload_length = bytes };
-  struct ow_inflight_slot *slot;
+  struct ow_inflight *entry;
   struct iovec iov;
   int r = -1;
 
@@ -243,7 +243,7 @@ ow_log_append_extent (struct ow_overlay *ov, uint32_t nslots, uint64_t *offset)
     errno = EIO;
     return -1;
   }
-  slot = claim_slot (ov);
+  entry = claim_inflight (ov);
   do {
     start = (cur + OW_REC_HDR_SIZE + OW_SLOTS_ALIGN - 1) & ~(uint64_t) (OW_SLOTS_ALIGN - 1);
     gap = start - OW_REC_HDR_SIZE - cur;
@@ -278,14 +278,14 @@ ow_log_append_extent (struct ow_overlay *ov, uint32_t nslots, uint64_t *offset)
   ow_error ("overlay %s: writing a slot extent at offset %" PRIu64 ": %m", ov->path, cur);
   repair_hole (ov, cur, total);
  out:
-  atomic_store (&slot->start, OW_SLOT_FREE);
+  atomic_store (&entry->start, OW_INFLIGHT_FREE);
   return r;
 }
 
 int
 ow_log_wait_below (struct ow_overlay *ov, uint64_t point)
 {
-  for (unsigned i = 0; i < OW_INFLIGHT_SLOTS; i++) {
+  for (unsigned i = 0; i < OW_INFLIGHT_MAX; i++) {
     unsigned spins = 0;
     while (atomic_load (&ov->inflight[i].start) < point) {
       if (++spins < 64)

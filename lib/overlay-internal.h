@@ -16,12 +16,12 @@
 /* Appends in progress.  A flush must not sync while a record below its
  * point is still being written, or a crash could leave a torn record
  * in front of a flushed one and recovery, which stops at the first bad
- * record, would drop the flushed one.  Each append holds a slot with a
- * lower bound of its offset; a flush waits until every slot is free or
- * above its point.  No lock: see log.c. */
-#define OW_INFLIGHT_SLOTS 256
-#define OW_SLOT_FREE UINT64_MAX
-struct ow_inflight_slot {
+ * record, would drop the flushed one.  Each append holds an entry with
+ * a lower bound of its offset; a flush waits until every entry is free
+ * or above its point.  No lock: see log.c. */
+#define OW_INFLIGHT_MAX 256
+#define OW_INFLIGHT_FREE UINT64_MAX
+struct ow_inflight {
   _Atomic uint64_t start;
   char pad[56];
 };
@@ -95,7 +95,7 @@ struct ow_overlay {
   atomic_bool read_all;         /* the read set is "everything" */
 
   _Atomic uint64_t tail;        /* where the next record goes */
-  struct ow_inflight_slot *inflight;
+  struct ow_inflight *inflight;
   pthread_mutex_t flush_lock;
   atomic_bool broken;           /* a log write failed beyond repair */
   pthread_rwlock_t *stripes;

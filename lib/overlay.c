@@ -429,7 +429,7 @@ ow_open (const struct ow_open_params *p, struct ow_overlay **out)
   /* Epoch 2: whatever the file holds was written before this open. */
   atomic_init (&ov->epoch, 2);
   ov->durable_epoch = 2;
-  ov->inflight = aligned_alloc (64, OW_INFLIGHT_SLOTS * sizeof *ov->inflight);
+  ov->inflight = aligned_alloc (64, OW_INFLIGHT_MAX * sizeof *ov->inflight);
   ov->stripes = malloc (OW_STRIPES * sizeof *ov->stripes);
   ov->path = strdup (p->overlay);
   if (!ov->inflight || !ov->stripes || !ov->path) {
@@ -440,8 +440,8 @@ ow_open (const struct ow_open_params *p, struct ow_overlay **out)
   }
   for (int i = 0; i < OW_STRIPES; i++)
     pthread_rwlock_init (&ov->stripes[i], NULL);
-  for (int i = 0; i < OW_INFLIGHT_SLOTS; i++)
-    atomic_init (&ov->inflight[i].start, OW_SLOT_FREE);
+  for (int i = 0; i < OW_INFLIGHT_MAX; i++)
+    atomic_init (&ov->inflight[i].start, OW_INFLIGHT_FREE);
 
   if (p->block_size && (p->block_size < 512 || p->block_size > 65536
                         || (p->block_size & (p->block_size - 1)))) {
