@@ -613,7 +613,8 @@ walk_written (struct ow_overlay *ov, uint64_t *data_blocks,
     errno = ENOMEM;
     goto out;
   }
-  qsort (w.blocks, w.n, sizeof *w.blocks, cmp_u64);
+  if (w.n)
+    qsort (w.blocks, w.n, sizeof *w.blocks, cmp_u64);
   for (;;) {
     uint64_t s, e;
     if (i < w.n && (z == w.nz || (w.blocks[i] >> 1) < w.z[z].start)) {

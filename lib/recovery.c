@@ -384,7 +384,8 @@ verify_slots (struct ow_overlay *ov, uint64_t *cut)
   refs = sr.refs;
   n = sr.n;
   /* In file order, a run of neighbouring slots per read. */
-  qsort (refs, n, sizeof *refs, cmp_slot);
+  if (n)
+    qsort (refs, n, sizeof *refs, cmp_slot);
   for (size_t i = 0; i < n; ) {
     size_t j = i + 1;
     uint64_t max = OW_EXTENT_BYTES / ov->block_size;

@@ -67,6 +67,8 @@ mf_reserve (struct memfile *m, uint64_t size)
 static void
 mf_put (struct memfile *m, uint64_t off, const uint8_t *p, uint64_t len)
 {
+  if (len == 0)
+    return;
   mf_reserve (m, off + len);
   if (off > m->size)
     memset (m->vol + m->size, 0, off - m->size);
