@@ -272,7 +272,13 @@ release_old (void *opaque, uint64_t block, const struct ow_loc *old)
 }
 
 /* Write raw blocks' bytes into their slots: one call per run of
- * consecutive slots. */
+ * consecutive slots, of at most SLOT_WRITE_MAX bytes.  The page cache
+ * sizes its folios by the length of the write, and ext4 walks every
+ * buffer of a folio on each write into it: slots filled by 1 MiB
+ * writes made later 4 KiB rewrites 40% slower (perf: ext4's
+ * block_write_begin at a quarter of the time).  64 KiB pieces keep
+ * both fast. */
+#define SLOT_WRITE_MAX (64 * 1024)
 static int
 write_slots (struct ow_overlay *ov, uint32_t n, const uint64_t *slots,
              const uint8_t *const *src)
@@ -286,7 +292,8 @@ write_slots (struct ow_overlay *ov, uint32_t n, const uint64_t *slots,
     uint32_t j = i, k = 0;
     do
       iov[k++] = (struct iovec) { (void *) src[j], ov->block_size };
-    while (++j < n && slots[j] == slots[j - 1] + ov->block_size);
+    while (++j < n && (k + 1) * ov->block_size <= SLOT_WRITE_MAX
+           && slots[j] == slots[j - 1] + ov->block_size);
     if (ow_file_pwritev (ov, iov, k, slots[i]) == -1) {
       ow_error ("overlay %s: writing blocks at offset %" PRIu64 ": %m", ov->path, slots[i]);
       if (iov != stack_iov)
