@@ -101,21 +101,9 @@ make_overlay ()
 # it too and does not change it.
 expect_error ()
 {
-    local file=$1 what=$2 cmd json st p sum; shift 2
+    local file=$1 what=$2 st sum; shift 2
     sum=$(checksum "$file")
-    for cmd in info blocks; do
-        for json in "" --json; do
-            st=0
-            "$merge" $cmd $json "$file" >"$tmp/m.out" 2>"$tmp/m.err" || st=$?
-            [ $st -eq 2 ] || { cat "$tmp/m.out" "$tmp/m.err"; fail "$what: merge $cmd $json exited $st, expected 2"; }
-            [ -s "$tmp/m.out" ] && { cat "$tmp/m.out"; fail "$what: merge $cmd $json printed to stdout"; }
-            grep -qF "$file" "$tmp/m.err" || { cat "$tmp/m.err"; fail "$what: merge $cmd: the error does not name $file"; }
-            for p in "$@"; do
-                grep -qiE "$p" "$tmp/m.err" ||
-                    { cat "$tmp/m.err"; fail "$what: merge $cmd: the error does not say /$p/"; }
-            done
-        done
-    done
+    expect_merge_refusal "$file" "$what" "$@"
     echo "$what: $(head -n 3 "$tmp/m.err" | tr '\n' ' ')"
     [ "$(checksum "$file")" = "$sum" ] || fail "$what: oneway-merge changed the file"
     # The plugin: it must not start on it, nor touch it.
