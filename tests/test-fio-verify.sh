@@ -35,6 +35,8 @@ verify_backlog=${FIO_BACKLOG}
 randseed=${FIO_SEED}
 fsync=${FIO_FSYNC}
 end_fsync=1
+# fio would leave its verify state files in the current directory.
+verify_state_save=0
 
 [w]
 JOB
