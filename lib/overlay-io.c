@@ -246,6 +246,18 @@ ow_pread (struct ow_overlay *ov, void *buf, uint64_t count, uint64_t offset)
   return count ? read_range (ov, buf, offset, offset + count, false) : 0;
 }
 
+int
+ow_base_view_pread (struct ow_overlay *ov, void *buf, uint64_t count,
+                    uint64_t offset)
+{
+  if (!ov->base) {
+    errno = ENXIO;
+    ow_error ("overlay %s was opened without its base", ov->path);
+    return -1;
+  }
+  return count ? ow_base_pread (ov->base, buf, count, offset) : 0;
+}
+
 static bool
 is_zero (const uint8_t *p, size_t len)
 {

@@ -19,7 +19,12 @@ struct merge_opts {
   const char *command;
   const char *overlay;
   const char *base;             /* --base, overriding the header */
+  const char *path;             /* cat's PATH */
   bool json;
+  bool base_view;               /* cat --base-view: the base's version */
+  bool ignore_journal;          /* read an unclean SEE filesystem as it is */
+  bool dry_run;
+  int partition;                /* --partition N; 0: find it */
 };
 
 /* Open the overlay for reading (refused while a plugin has it open for
@@ -31,7 +36,20 @@ int merge_open (const struct merge_opts *o, bool need_base, struct ow_overlay **
 void merge_print_error (const char *fmt, va_list ap);
 void merge_capture_errors (char *buf, size_t len);
 
+struct analysis;
+
+/* Open the overlay with its base, and both views through libext2fs.
+ * Returns 0 (an ext filesystem: the written set is loaded), 1 (the SEE
+ * view holds something else, an->probe.what says what), or -1 (printed). */
+int merge_open_views (const struct merge_opts *o, struct ow_overlay **ov,
+                      struct analysis *an);
+/* Findings as warnings on stderr, escaped. */
+void merge_print_findings (const struct analysis *an);
+
 int cmd_info (const struct merge_opts *o);
 int cmd_blocks (const struct merge_opts *o);
+int cmd_audit (const struct merge_opts *o);
+int cmd_diff (const struct merge_opts *o);
+int cmd_cat (const struct merge_opts *o);
 
 #endif

@@ -18,13 +18,16 @@ static const struct {
 } commands[] = {
   { "info", cmd_info, "header, base identity, sizes and counts" },
   { "blocks", cmd_blocks, "the written and read sets as ranges of blocks" },
+  { "audit", cmd_audit, "every written block and what owns it" },
+  { "diff", cmd_diff, "the files the SEE added, changed, renamed or deleted" },
+  { "cat", cmd_cat, "a file as the SEE view holds it (cat OVERLAY PATH)" },
 };
 
 static void
 usage (FILE *f)
 {
   fprintf (f,
-           "usage: oneway-merge COMMAND OVERLAY [--json] [--base BASE]\n"
+           "usage: oneway-merge COMMAND OVERLAY [PATH] [options]\n"
            "\n"
            "Commands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -34,6 +37,9 @@ usage (FILE *f)
            "Options:\n"
            "  --json       machine-readable output\n"
            "  --base BASE  use BASE instead of the base named in the overlay\n"
+           "  --partition N     the partition to read (when the disk has several ext ones)\n"
+           "  --ignore-journal  read an SEE filesystem that needs recovery as it is\n"
+           "  --base-view  cat: the base's version of the file\n"
            "  --help       this text;  --version  the version\n"
            "\n"
            "Exit status: 0 success, 1 the answer is no, 2 error.\n"
@@ -84,6 +90,9 @@ main (int argc, char *argv[])
   static const struct option long_options[] = {
     { "json", no_argument, NULL, 'j' },
     { "base", required_argument, NULL, 'b' },
+    { "base-view", no_argument, NULL, 'B' },
+    { "partition", required_argument, NULL, 'p' },
+    { "ignore-journal", no_argument, NULL, 'I' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -96,20 +105,38 @@ main (int argc, char *argv[])
     switch (c) {
     case 'j': o.json = true; break;
     case 'b': o.base = optarg; break;
+    case 'B': o.base_view = true; break;
+    case 'I': o.ignore_journal = true; break;
+    case 'p': {
+      char *end;
+      long n = strtol (optarg, &end, 10);
+      if (*end || end == optarg || n < 1 || n > 1024) {
+        fprintf (stderr, "oneway-merge: --partition wants a partition number (1, 2, …), not '%s'\n",
+                 optarg);
+        return EXIT_ERROR;
+      }
+      o.partition = n;
+      break;
+    }
     case 'h': usage (stdout); return EXIT_YES;
     case 'V': printf ("oneway-merge %s\n", PACKAGE_VERSION); return EXIT_YES;
     default: usage (stderr); return EXIT_ERROR;
     }
   }
-  if (optind + 2 != argc) {
+  /* cat takes a path after the overlay; the others nothing. */
+  int want = optind < argc && strcmp (argv[optind], "cat") == 0 ? 3 : 2;
+  if (optind + want != argc) {
     fprintf (stderr, optind == argc ? "oneway-merge: no command given\n"
              : optind + 1 == argc ? "oneway-merge: no overlay given\n"
+             : optind + want > argc ? "oneway-merge: cat needs the PATH of a file\n"
              : "oneway-merge: too many arguments\n");
     usage (stderr);
     return EXIT_ERROR;
   }
   o.command = argv[optind];
   o.overlay = argv[optind + 1];
+  if (want == 3)
+    o.path = argv[optind + 2];
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (strcmp (o.command, commands[i].name) == 0) {
       int r = commands[i].run (&o);

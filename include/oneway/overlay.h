@@ -57,6 +57,11 @@ int ow_pwrite (struct ow_overlay *ov, const void *buf, uint64_t count,
 int ow_zero (struct ow_overlay *ov, uint64_t count, uint64_t offset, bool fua);
 int ow_flush (struct ow_overlay *ov);
 
+/* The base view: the base alone, as the SEE found it.  Needs the base
+ * (not opened with no_base); not counted in the read set. */
+int ow_base_view_pread (struct ow_overlay *ov, void *buf, uint64_t count,
+                        uint64_t offset);
+
 /* Describe [offset, offset + count) as extents; fn is called in order
  * with runs that are data or read as zeroes (hole). */
 int ow_extents (struct ow_overlay *ov, uint64_t count, uint64_t offset,

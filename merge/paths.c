@@ -1,0 +1,340 @@
+/* oneway-merge: names for inodes, in one view.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ */
+#include <config.h>
+
+#include <errno.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oneway/error.h"
+#include "oneway/escape.h"
+#include "paths.h"
+
+/* Deeper than any path the kernel can resolve (PATH_MAX 4096 allows
+ * at most 2048 levels). */
+#define MAX_DEPTH 2048
+
+void
+pathres_init (struct pathres *pr, struct extfs *x)
+{
+  memset (pr, 0, sizeof *pr);
+  pr->x = x;
+  inomap_init (&pr->memo);
+}
+
+void
+pathres_free (struct pathres *pr)
+{
+  for (size_t i = 0; i < pr->n; i++)
+    free (pr->paths[i].s);
+  free (pr->paths);
+  inomap_free (&pr->memo);
+  dirents_free (&pr->cached);
+  memset (pr, 0, sizeof *pr);
+}
+
+static const struct path *
+remember (struct pathres *pr, ext2_ino_t dir, char *s, size_t len)
+{
+  if (pr->n == pr->cap) {
+    size_t cap = pr->cap ? 2 * pr->cap : 64;
+    struct path *p = realloc (pr->paths, cap * sizeof *p);
+    if (!p) {
+      free (s);
+      return NULL;
+    }
+    pr->paths = p;
+    pr->cap = cap;
+  }
+  if (inomap_put (&pr->memo, dir, pr->n) == -1) {
+    free (s);
+    return NULL;
+  }
+  pr->paths[pr->n] = (struct path) { s, len };
+  return &pr->paths[pr->n++];
+}
+
+static const struct path *
+lookup (struct pathres *pr, ext2_ino_t dir)
+{
+  int64_t i = inomap_get (&pr->memo, dir);
+  return i >= 0 ? &pr->paths[i] : NULL;
+}
+
+static const struct path *
+unreachable (struct pathres *pr, ext2_ino_t dir, const char *why)
+{
+  char *s;
+  int len = asprintf (&s, "(unreachable directory inode %" PRIu32 ")", dir);
+
+  if (len < 0)
+    return NULL;
+  findings_add (pr->x->findings, "%s: no path leads to directory inode %" PRIu32 ": %s",
+                pr->x->label, dir, why);
+  return remember (pr, dir, s, len);
+}
+
+/* The entries of dir, kept until another directory is listed: the
+ * siblings of a path share their parent. */
+static const struct dirents *
+listing (struct pathres *pr, ext2_ino_t dir)
+{
+  struct ext2_inode_large inode;
+
+  if (pr->cached_ino == dir)
+    return &pr->cached;
+  dirents_free (&pr->cached);
+  pr->cached_ino = 0;
+  if (extfs_read_inode (pr->x, dir, &inode) == -1 || !LINUX_S_ISDIR (inode.i_mode)
+      || !extfs_inode_live (&inode))
+    return NULL;
+  if (extfs_read_dir (pr->x, dir, &inode, &pr->cached) == -1)
+    return NULL;
+  pr->cached_ino = dir;
+  return &pr->cached;
+}
+
+static int
+join (const struct path *parent, const char *name, size_t len, struct path *out)
+{
+  out->len = parent->len + 1 + len;
+  if (!(out->s = malloc (out->len)))
+    return -1;
+  memcpy (out->s, parent->s, parent->len);
+  out->s[parent->len] = '/';
+  memcpy (out->s + parent->len + 1, name, len);
+  return 0;
+}
+
+const struct path *
+pathres_dir (struct pathres *pr, ext2_ino_t dir)
+{
+  ext2_ino_t chain[MAX_DEPTH], top = 0;
+  int depth = 0;
+  const struct path *p;
+
+  if ((p = lookup (pr, dir)))
+    return p;
+  if (dir == EXT2_ROOT_INO) {
+    char *empty = strdup ("");
+    return empty ? remember (pr, dir, empty, 0) : NULL;
+  }
+
+  /* Climb by "..", to the root or to a directory already named. */
+  for (ext2_ino_t cur = dir;; ) {
+    if (lookup (pr, cur) || cur == EXT2_ROOT_INO) {
+      top = cur;
+      break;
+    }
+    const struct dirents *d;
+    if (depth == MAX_DEPTH)
+      return unreachable (pr, dir, "its \"..\" chain is deeper than any path can be");
+    for (int i = 0; i < depth; i++)
+      if (chain[i] == cur)
+        return unreachable (pr, dir, "its \"..\" chain loops");
+    chain[depth++] = cur;
+    if (!(d = listing (pr, cur)) || !d->parent)
+      return unreachable (pr, dir, "a directory on its way up has no \"..\" or is not a directory");
+    cur = d->parent;
+  }
+
+  /* Down again: each directory's name is the entry in its parent that
+   * points to it (the first by name, if a crafted parent has two). */
+  for (int i = depth - 1; i >= 0; i--) {
+    ext2_ino_t child = chain[i];
+    ext2_ino_t parent = i + 1 < depth ? chain[i + 1] : top;
+    const struct dirents *d;
+    const struct dirent_rec *best = NULL;
+    struct path out;
+    const struct path *pp = pathres_dir (pr, parent);
+    if (!pp)
+      return NULL;
+    if (!(d = listing (pr, parent))) {
+      if (!unreachable (pr, child, "its parent cannot be listed"))
+        return NULL;
+      continue;
+    }
+    for (size_t k = 0; k < d->n; k++) {
+      const struct dirent_rec *e = &d->e[k];
+      if (e->ino == child
+          && (!best || memcmp (DIRENT_NAME (d, e), DIRENT_NAME (d, best),
+                               e->name_len < best->name_len ? e->name_len : best->name_len) < 0))
+        best = e;
+    }
+    if (!best) {
+      if (!unreachable (pr, child, "its parent has no entry for it"))
+        return NULL;
+      continue;
+    }
+    if (join (pp, DIRENT_NAME (d, best), best->name_len, &out) == -1
+        || !remember (pr, child, out.s, out.len))
+      return NULL;
+  }
+  return lookup (pr, dir);
+}
+
+int
+pathres_join (struct pathres *pr, ext2_ino_t dir, const char *name, size_t len,
+              struct path *out)
+{
+  const struct path *p = pathres_dir (pr, dir);
+  return p ? join (p, name, len, out) : -1;
+}
+
+int
+pathres_walk (struct pathres *pr,
+              int (*fn) (void *opaque, ext2_ino_t dir, const struct dirents *d),
+              void *opaque)
+{
+  struct inomap seen;
+  ext2_ino_t *queue = NULL;
+  size_t head = 0, tail = 0, cap = 0;
+  bool filetype = ext2fs_has_feature_filetype (pr->x->fs->super);
+  int r = 0;
+
+  inomap_init (&seen);
+  if (!pathres_dir (pr, EXT2_ROOT_INO) || inomap_put (&seen, EXT2_ROOT_INO, 0) == -1
+      || !(queue = malloc ((cap = 64) * sizeof *queue))) {
+    inomap_free (&seen);
+    return -1;
+  }
+  queue[tail++] = EXT2_ROOT_INO;
+  while (head < tail && r == 0) {
+    ext2_ino_t dir = queue[head++];
+    struct ext2_inode_large inode;
+    struct dirents d;
+    const struct path *dp = lookup (pr, dir);
+
+    if (extfs_read_inode (pr->x, dir, &inode) == -1 || !LINUX_S_ISDIR (inode.i_mode))
+      continue;
+    if (extfs_read_dir (pr->x, dir, &inode, &d) == -1) {
+      r = -1;
+      break;
+    }
+    r = fn (opaque, dir, &d);
+    for (size_t k = 0; k < d.n && r == 0; k++) {
+      const struct dirent_rec *e = &d.e[k];
+      struct ext2_inode_large child;
+      struct path out;
+      if (filetype ? e->file_type != EXT2_FT_DIR
+          : (extfs_read_inode (pr->x, e->ino, &child) == -1 || !LINUX_S_ISDIR (child.i_mode)))
+        continue;
+      if (inomap_get (&seen, e->ino) >= 0)
+        continue;               /* a second link to a directory: crafted */
+      if (inomap_put (&seen, e->ino, 0) == -1)
+        r = -1;
+      else if (!lookup (pr, e->ino)) {
+        if (join (dp, DIRENT_NAME (&d, e), e->name_len, &out) == -1
+            || !remember (pr, e->ino, out.s, out.len))
+          r = -1;
+      }
+      if (r == 0 && tail == cap) {
+        ext2_ino_t *q = realloc (queue, 2 * cap * sizeof *q);
+        if (!q)
+          r = -1;
+        else {
+          queue = q;
+          cap *= 2;
+        }
+      }
+      if (r == 0)
+        queue[tail++] = e->ino;
+    }
+    dirents_free (&d);
+  }
+  free (queue);
+  inomap_free (&seen);
+  pr->walked = true;
+  return r == -1 ? -1 : 0;
+}
+
+#define MAX_SYMLINKS 40
+
+/* Resolve [p, end) from dir; rest of the path is appended by the
+ * caller when a symlink is met. */
+int
+pathres_lookup (struct extfs *x, const char *path, ext2_ino_t *ino)
+{
+  char *buf = strdup (path), *target = malloc (x->bs + 1);
+  ext2_ino_t cur = EXT2_ROOT_INO;
+  int links = 0, r = -1;
+  size_t pos = 0;
+
+  if (!buf || !target)
+    goto out;
+  for (;;) {
+    struct ext2_inode_large inode;
+    struct dirents d;
+    const char *comp;
+    size_t len;
+    ext2_ino_t next = 0;
+
+    while (buf[pos] == '/')
+      pos++;
+    if (!buf[pos])
+      break;
+    comp = buf + pos;
+    len = strcspn (comp, "/");
+    pos += len;
+    if (len == 1 && comp[0] == '.')
+      continue;
+    if (extfs_read_inode (x, cur, &inode) == -1 || !LINUX_S_ISDIR (inode.i_mode)) {
+      errno = ENOTDIR;
+      ow_error ("%s: %.*s is not a directory", x->label, (int) (comp - buf), buf);
+      goto out;
+    }
+    if (extfs_read_dir (x, cur, &inode, &d) == -1)
+      goto out;
+    if (len == 2 && comp[0] == '.' && comp[1] == '.')
+      next = cur == EXT2_ROOT_INO ? cur : d.parent;
+    else
+      for (size_t k = 0; k < d.n && !next; k++)
+        if (d.e[k].name_len == len && memcmp (DIRENT_NAME (&d, &d.e[k]), comp, len) == 0)
+          next = d.e[k].ino;
+    dirents_free (&d);
+    if (!next) {
+      char *e = ow_escape (buf, pos);
+      errno = ENOENT;
+      ow_error ("%s has no %s", x->label, e ? e : "such path");
+      free (e);
+      goto out;
+    }
+    if (extfs_read_inode (x, next, &inode) == -1) {
+      errno = EIO;
+      ow_error ("%s: inode %" PRIu32 " cannot be read", x->label, next);
+      goto out;
+    }
+    if (!LINUX_S_ISLNK (inode.i_mode)) {
+      cur = next;
+      continue;
+    }
+    /* A symlink: its target replaces it in the path, from the root
+     * of the filesystem if absolute (the SEE's root, not ours). */
+    int64_t n = extfs_read_symlink (x, next, &inode, target);
+    char *rest;
+    if (n < 0)
+      goto out;
+    if (++links > MAX_SYMLINKS) {
+      errno = ELOOP;
+      ow_error ("%s: too many levels of symbolic links in %s", x->label, path);
+      goto out;
+    }
+    if (asprintf (&rest, "%.*s/%s", (int) n, target, buf + pos) < 0)
+      goto out;
+    free (buf);
+    buf = rest;
+    pos = 0;
+    if (n > 0 && target[0] == '/')
+      cur = EXT2_ROOT_INO;
+  }
+  *ino = cur;
+  r = 0;
+ out:
+  free (buf);
+  free (target);
+  return r;
+}

@@ -1,0 +1,61 @@
+/* oneway-merge: names for inodes, in one view.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ *
+ * ext4 keeps no parent pointer in a file's inode, only in a
+ * directory's "..": a directory's path is found by climbing, a file's
+ * by the entries that name it.  Entries in changed directories are
+ * known from the directory comparison; a file changed in place is
+ * found by one walk of the directories (never of every file's inode),
+ * which stops as soon as every inode asked for has all its names.
+ */
+#ifndef ONEWAY_MERGE_PATHS_H
+#define ONEWAY_MERGE_PATHS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "extfs.h"
+#include "inomap.h"
+
+struct path {
+  char *s;                      /* bytes, not terminated */
+  size_t len;
+};
+
+struct pathres {
+  struct extfs *x;
+  struct inomap memo;           /* directory inode → index in paths */
+  struct path *paths;
+  size_t n, cap;
+  struct dirents cached;        /* the last parent listed, and its inode */
+  ext2_ino_t cached_ino;
+  bool walked;
+};
+
+void pathres_init (struct pathres *pr, struct extfs *x);
+void pathres_free (struct pathres *pr);
+
+/* The path of a directory ("" for the root, so that children join as
+ * path + "/" + name).  A directory no path leads to (its ".." chain
+ * loops or breaks) gets a finding and the name "(unreachable directory
+ * inode N)", which no absolute path can be mistaken for.  NULL only on
+ * out of memory. */
+const struct path *pathres_dir (struct pathres *pr, ext2_ino_t dir);
+
+/* path(dir) + "/" + name, malloc'ed into out. */
+int pathres_join (struct pathres *pr, ext2_ino_t dir, const char *name, size_t len,
+                  struct path *out);
+
+/* One walk of every directory from the root, breadth first: fn sees
+ * each directory's entries and returns 1 to stop early.  Directories
+ * are visited once even if a crafted tree links one twice. */
+int pathres_walk (struct pathres *pr,
+                  int (*fn) (void *opaque, ext2_ino_t dir, const struct dirents *d),
+                  void *opaque);
+
+/* The inode at path (absolute, inside the filesystem), following
+ * symlinks as the kernel would, at most 40 of them.  -1 with a message
+ * naming the component that is missing or not a directory. */
+int pathres_lookup (struct extfs *x, const char *path, ext2_ino_t *ino);
+
+#endif

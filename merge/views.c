@@ -1,0 +1,61 @@
+/* oneway-merge: opening the two views of an overlay.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ */
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis.h"
+#include "commands.h"
+
+struct add_written {
+  struct analysis *an;
+  uint64_t block_size;
+};
+
+static int
+add_written (void *opaque, uint64_t first, uint64_t count)
+{
+  struct add_written *w = opaque;
+  return analysis_add_written (w->an, first * w->block_size, count * w->block_size);
+}
+
+int
+merge_open_views (const struct merge_opts *o, struct ow_overlay **ov, struct analysis *an)
+{
+  struct disk base, see;
+  int r;
+
+  if (merge_open (o, true, ov) == -1)
+    return -1;
+  disk_base_view (*ov, &base);
+  disk_see_view (*ov, false, &see);
+  r = analysis_open (an, &base, &see, o->partition, o->ignore_journal);
+  if (r == 0) {
+    struct add_written w = { an, ow_block_size (*ov) };
+    if (ow_written_ranges (*ov, add_written, &w) == -1) {
+      perror ("oneway-merge: reading the written set");
+      r = -1;
+    }
+  }
+  if (r == -1) {
+    analysis_close (an);
+    ow_close (*ov);
+    *ov = NULL;
+  }
+  return r;
+}
+
+void
+merge_print_findings (const struct analysis *an)
+{
+  /* Whatever came from the SEE inside a finding is escaped already. */
+  for (size_t i = 0; i < an->findings.n; i++)
+    fprintf (stderr, "oneway-merge: warning: %s\n", an->findings.msg[i]);
+  if (an->findings.dropped)
+    fprintf (stderr, "oneway-merge: warning: %" PRIu64 " more findings not shown\n",
+             an->findings.dropped);
+}
