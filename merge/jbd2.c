@@ -807,8 +807,8 @@ free_journal (struct journal *j)
   jbd2_revoke_free (&j->revokes);
 }
 
-/* Whether there is a journal of ours to replay; -1 when there is one
- * we cannot handle. */
+/* Whether the filesystem, marked for recovery, has a journal we can
+ * replay: 1 if so, else -1 with the reason. */
 static int
 has_internal_journal (ext2_filsys fs)
 {
@@ -821,8 +821,6 @@ has_internal_journal (ext2_filsys fs)
     return -1;
   }
   if (!ext2fs_has_feature_journal (s)) {
-    if (!ext2fs_has_feature_journal_needs_recovery (s))
-      return 0;
     ow_error ("filesystem: needs recovery but has no journal");
     errno = EINVAL;
     return -1;
@@ -849,21 +847,22 @@ jbd2_replay (ext2_filsys fs, bool dry_run, struct jbd2_replay_result *result)
 {
   struct journal j = { .fs = fs };
   struct counts counts = { 0, 0 };
-  bool recover;
   uint32_t last_orphan = fs->super->s_last_orphan;
   int r = -1;
 
   memset (result, 0, sizeof *result);
+  /* The kernel mounts a filesystem not marked for recovery without
+   * replaying anything, whatever its journal holds (and then empties
+   * the journal): the view we show is the same. */
+  if (!ext2fs_has_feature_journal_needs_recovery (fs->super))
+    return 0;
   if (!dry_run && !(fs->flags & EXT2_FLAG_RW)) {
-    ow_error ("filesystem: opened read-only, cannot replay its journal");
+    ow_error ("filesystem: needs recovery but is opened read-only");
     errno = EROFS;
     return -1;
   }
-  r = has_internal_journal (fs);
-  if (r <= 0)
-    return r;
-  r = -1;
-  recover = ext2fs_has_feature_journal_needs_recovery (fs->super);
+  if (has_internal_journal (fs) == -1)
+    return -1;
   j.ino = fs->super->s_journal_inum;
   j.bs = fs->blocksize;
   j.fs_blocks = ext2fs_blocks_count (fs->super);
@@ -872,15 +871,6 @@ jbd2_replay (ext2_filsys fs, bool dry_run, struct jbd2_replay_result *result)
     goto out;
 
   result->first_tid = result->next_tid = j.sequence;
-  if (!recover) {
-    /* The kernel mounts such a filesystem without looking at the log
-     * (and then throws the log away): so does the view we show. */
-    if (j.start != 0)
-      ow_debug ("journal: holds a log but the filesystem is not marked as "
-                "needing recovery: ignored, as the kernel does");
-    r = 0;
-    goto out;
-  }
   result->needed = true;
   if (j.start == 0)
     j.end_tid = j.sequence;     /* marked, but the log is empty */

@@ -49,8 +49,10 @@ struct jbd2_replay_result {
  *
  * dry_run: check the log and count, write nothing.
  *
- * Returns 0 on success (also when nothing needed recovery:
- * result->needed false), -1 on error with a message through ow_error
+ * A filesystem not marked as needing recovery is left alone, whatever
+ * its journal holds, as the kernel would (result->needed false).
+ *
+ * Returns 0 on success (also when nothing needed recovery), -1 on error with a message through ow_error
  * that names the object and the cause.  On error nothing has been
  * written, unless the error was an I/O error while writing. */
 int jbd2_replay (ext2_filsys fs, bool dry_run, struct jbd2_replay_result *result);
