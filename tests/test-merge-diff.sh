@@ -21,7 +21,7 @@ require_root
 require nbdkit nbdfuse nbdcopy nbdinfo losetup mke2fs e2fsck debugfs dumpe2fs \
         unshare chroot busybox sha256sum
 [ -x /usr/bin/python3 ] || skip "/usr/bin/python3 is not installed"
-truth="/usr/bin/python3 $abs_top_srcdir/tests/merge-truth.py"
+truth=(/usr/bin/python3 "$abs_top_srcdir/tests/merge-truth.py")
 merge=${ONEWAY_MERGE:-$merge}
 truth_only=${MERGE_TRUTH_ONLY:-0}
 
@@ -283,7 +283,7 @@ EOF
 check_scenario ()
 {
     local name=$1 ov=$2 m0=$3 m1=$4 i0=$5 i1=$6 exp=$7 st
-    $truth truth "$m0" "$m1" "$i0" "$i1" "$tmp/$name-truth.json" --expect "$exp" \
+    "${truth[@]}" truth "$m0" "$m1" "$i0" "$i1" "$tmp/$name-truth.json" --expect "$exp" \
         > "$tmp/$name-truth.txt" || { cat "$tmp/$name-truth.txt"; fail "$name: the truth is not what the scenario did"; }
     head -n 100 "$tmp/$name-truth.txt"
     [ "$(wc -l < "$tmp/$name-truth.txt")" -le 101 ] || echo "  ... (all in $name-truth.txt)"
@@ -295,14 +295,14 @@ check_scenario ()
     st=0
     "$merge" diff "$ov" > "$tmp/$name-diff.txt" 2> "$tmp/$name-diff-h.err" || st=$?
     [ $st -eq 0 ] || fail "$name: oneway-merge diff exited $st: $(head -c 500 "$tmp/$name-diff-h.err")"
-    $truth check-diff "$tmp/$name-truth.json" "$tmp/$name-diff.json" "$tmp/$name-diff.txt" ||
+    "${truth[@]}" check-diff "$tmp/$name-truth.json" "$tmp/$name-diff.json" "$tmp/$name-diff.txt" ||
         fail "$name: oneway-merge diff differs from the truth (above)"
 
     "$merge" blocks "$ov" --json > "$tmp/$name-blocks.json" || fail "$name: oneway-merge blocks failed"
     st=0
     "$merge" audit "$ov" --json > "$tmp/$name-audit.json" 2> "$tmp/$name-audit.err" || st=$?
     [ $st -eq 0 ] || fail "$name: oneway-merge audit --json exited $st: $(head -c 500 "$tmp/$name-audit.err")"
-    $truth check-audit "$m1" "$i1" "$tmp/$name-audit.json" "$tmp/$name-blocks.json" ||
+    "${truth[@]}" check-audit "$m1" "$i1" "$tmp/$name-audit.json" "$tmp/$name-blocks.json" ||
         fail "$name: oneway-merge audit differs from debugfs (above)"
     "$merge" audit "$ov" > "$tmp/$name-audit.txt" || fail "$name: oneway-merge audit (human) failed"
     ! LC_ALL=C grep -q '[[:cntrl:]]' <(tr -d '\n' < "$tmp/$name-audit.txt") ||
