@@ -149,9 +149,12 @@ read_xattrs (struct extfs *x, uint32_t ino, struct ext2_inode_large *inode, stru
   errcode_t err;
 
   memset (xs, 0, sizeof *xs);
+  (void) inode;
+  /* By inode number: the in-inode xattrs lie past the part of the
+   * inode that struct ext2_inode_large holds. */
   err = ext2fs_xattrs_open (x->fs, ino, &h);
   if (!err) {
-    err = ext2fs_xattrs_read_inode (h, inode);
+    err = ext2fs_xattrs_read (h);
     if (!err)
       err = ext2fs_xattrs_iterate (h, add_xattr, xs);
     ext2fs_xattrs_close (&h);
@@ -253,7 +256,7 @@ aspects_of (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
   if ((a->i_mtime != b->i_mtime
        || (has_extra (a, mtime_end, &an->v[S0]) && has_extra (b, mtime_end, &an->v[S1])
            && a->i_mtime_extra != b->i_mtime_extra))
-      && !(dir && entries_changed))
+      && !(dir && LINUX_S_ISDIR (a->i_mode) && entries_changed))
     w |= 1u << ASPECT_MTIME;
   if ((r = xattrs_differ (an, ino0, a, ino1, b)) == -1)
     return -1;
@@ -682,6 +685,36 @@ compare_change (const void *a, const void *b)
   return c ? c : order (x) - order (y);
 }
 
+/* Two directories that are different objects: do they list the same
+ * (name, inode) pairs? */
+static int
+entries_differ (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
+                uint32_t ino1, struct ext2_inode_large *b)
+{
+  struct dirents d[2];
+  int r = 1;
+
+  if (!LINUX_S_ISDIR (a->i_mode) || !LINUX_S_ISDIR (b->i_mode))
+    return 0;
+  if (extfs_read_dir (&an->v[S0], ino0, a, &d[S0]) == -1)
+    return -1;
+  if (extfs_read_dir (&an->v[S1], ino1, b, &d[S1]) == -1) {
+    dirents_free (&d[S0]);
+    return -1;
+  }
+  dirents_sort (&d[S0]);
+  dirents_sort (&d[S1]);
+  if (d[S0].n == d[S1].n) {
+    r = 0;
+    for (size_t i = 0; i < d[S0].n && !r; i++)
+      r = d[S0].e[i].ino != d[S1].e[i].ino
+        || name_cmp (&d[S0], &d[S0].e[i], &d[S1], &d[S1].e[i]) != 0;
+  }
+  dirents_free (&d[S0]);
+  dirents_free (&d[S1]);
+  return r;
+}
+
 /* A name whose object was replaced (deleted, then added anew at the
  * same path) is one modification of that name. */
 static int
@@ -701,7 +734,9 @@ merge_replacements (struct analysis *an, struct changes *cs)
       /* analysis_object may move the table: take the inodes by copy. */
       struct ext2_inode_large i0 = an->obj[inomap_get (&an->objmap, d->ino[S0])].in[S0];
       struct ext2_inode_large i1 = an->obj[inomap_get (&an->objmap, a->ino[S1])].in[S1];
-      if ((what = aspects_of (an, d->ino[S0], &i0, a->ino[S1], &i1, true)) == -1)
+      int differ = entries_differ (an, d->ino[S0], &i0, a->ino[S1], &i1);
+      if (differ == -1
+          || (what = aspects_of (an, d->ino[S0], &i0, a->ino[S1], &i1, differ)) == -1)
         return -1;
       a->kind = CHANGE_MODIFIED;
       a->what = what;

@@ -209,11 +209,13 @@ print_json (struct audit *a)
     }
     else if (r->o.ino) {
       json_key (&j, "inode"); json_u64 (&j, r->o.ino);
-      json_key (&j, "path");
-      if (r->path)
-        json_bytes (&j, r->path->s, r->path->len ? r->path->len : 1);
-      else
-        json_null (&j);
+      if (has_path (an, &r->o)) {
+        json_key (&j, "path");
+        if (r->path)
+          json_bytes (&j, r->path->s, r->path->len ? r->path->len : 1);
+        else
+          json_null (&j);
+      }
       if (r->o.cls == OWNER_FILE_DATA || r->o.cls == OWNER_DIRECTORY) {
         json_key (&j, "file_block"); json_u64 (&j, r->o.file_block);
       }

@@ -283,8 +283,12 @@ pathres_lookup (struct extfs *x, const char *path, ext2_ino_t *ino)
     if (len == 1 && comp[0] == '.')
       continue;
     if (extfs_read_inode (x, cur, &inode) == -1 || !LINUX_S_ISDIR (inode.i_mode)) {
+      char *e = ow_escape (buf, comp - buf), *whole = ow_escape (path, strlen (path));
       errno = ENOTDIR;
-      ow_error ("%s: %.*s is not a directory", x->label, (int) (comp - buf), buf);
+      ow_error ("%s: cannot reach %s: %s is not a directory", x->label,
+                whole ? whole : "?", e ? e : "?");
+      free (e);
+      free (whole);
       goto out;
     }
     if (extfs_read_dir (x, cur, &inode, &d) == -1)
@@ -297,10 +301,15 @@ pathres_lookup (struct extfs *x, const char *path, ext2_ino_t *ino)
           next = d.e[k].ino;
     dirents_free (&d);
     if (!next) {
-      char *e = ow_escape (buf, pos);
+      char *e = ow_escape (buf, pos), *whole = ow_escape (path, strlen (path));
       errno = ENOENT;
-      ow_error ("%s has no %s", x->label, e ? e : "such path");
+      if (links || buf[pos])
+        ow_error ("%s: no such file: %s (%s does not exist%s)", x->label,
+                  whole ? whole : "?", e ? e : "?", links ? ", after symlinks" : "");
+      else
+        ow_error ("%s: no such file: %s", x->label, whole ? whole : "?");
       free (e);
+      free (whole);
       goto out;
     }
     if (extfs_read_inode (x, next, &inode) == -1) {

@@ -148,6 +148,7 @@ class Obj:
         self.st = st
         self.type = ftype(st.st_mode)
         self.paths = set()
+        self.names = {}                    # (parent inode, name) -> path
         self.gen = None
         self.target = os.readlink(full) if self.type == "symlink" else None
         self.xattrs = frozenset(
@@ -163,9 +164,9 @@ def walk(mnt, img):
     """{(ino, generation): Obj} for the filesystem mounted at mnt."""
     mnt = os.fsencode(mnt)
     objs = {}                              # ino -> Obj
-    stack = [b"/"]
+    stack = [(b"/", None, b"")]
     while stack:
-        rel = stack.pop()
+        rel, parent, name = stack.pop()
         full = mnt + (rel if rel != b"/" else b"")
         st = os.lstat(full or b"/")
         if st.st_ino < 11 and st.st_ino != 2:
@@ -174,12 +175,14 @@ def walk(mnt, img):
         if o is None:
             o = objs[st.st_ino] = Obj(full or b"/", st)
         o.paths.add(rel)
+        o.names[(parent, name)] = rel
         if stat.S_ISDIR(st.st_mode):
             if st.st_dev != os.lstat(mnt).st_dev:
                 die("%r is another filesystem" % full)
             with os.scandir(full) as it:
                 for e in it:
-                    stack.append((rel if rel != b"/" else b"") + b"/" + e.name)
+                    stack.append(((rel if rel != b"/" else b"") + b"/" + e.name,
+                                  st.st_ino, e.name))
     others = []
     for ino, o in objs.items():
         if o.type in ("file", "dir"):
@@ -287,13 +290,16 @@ def aspects(a, b):
 
 
 def compute(objs0, objs1):
+    # An object's names are its directory entries (parent, name): a
+    # renamed directory renames itself, not everything below it.
     changes = []
     for key in objs0.keys() & objs1.keys():
         x0, x1 = objs0[key], objs1[key]
-        p0, p1 = x0.paths, x1.paths
-        removed = sorted(p0 - p1)
-        added = sorted(p1 - p0)
-        common = p0 & p1
+        e0, e1 = x0.names.keys(), x1.names.keys()
+        removed = sorted(x0.names[e] for e in e0 - e1)
+        added = sorted(x1.names[e] for e in e1 - e0)
+        common = {x1.names[e] for e in e0 & e1}
+        p0 = set(x0.names.values())
         what = aspects(x0, x1)
         for old, new in zip(removed, added):
             changes.append({"change": "renamed", "path": new, "from": old,
@@ -622,9 +628,11 @@ def cmd_check_audit(args):
     classes = a.get("classes", {})
     known = {"superblock", "group-descriptors", "block-bitmap", "inode-bitmap",
              "inode-table", "journal", "directory", "extent-tree", "xattr",
-             "file-data", "free", "unattributed"}
+             "file-data", "free", "unattributed", "outside"}
     if set(classes) != known:
         errors.append("classes: %s, expected %s" % (sorted(classes), sorted(known)))
+    if classes.get("outside"):
+        errors.append("%d blocks outside a filesystem that fills its disk" % classes["outside"])
     if a.get("written_blocks") != len(written):
         errors.append("written_blocks %r, blocks --json has %d" % (a.get("written_blocks"), len(written)))
     if sum(classes.values()) != a.get("written_blocks"):
