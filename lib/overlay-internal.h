@@ -84,6 +84,7 @@ struct ow_overlay {
   struct ow_base *base;
   enum ow_compress compress;
   bool track_reads;
+  bool reads_untracked;         /* a tool reads, not the SEE (for_tool) */
   uint64_t max_size;
   uint64_t headroom;            /* kept free of data for read-set records */
 

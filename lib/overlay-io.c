@@ -97,7 +97,8 @@ note_base_read (struct ow_overlay *ov, uint64_t first, uint64_t count)
 {
   int64_t fresh;
 
-  if (!ov->track_reads || atomic_load_explicit (&ov->read_all, memory_order_relaxed))
+  if (!ov->track_reads || ov->reads_untracked
+      || atomic_load_explicit (&ov->read_all, memory_order_relaxed))
     return 0;
   fresh = ow_sbitmap_set_range_noting (&ov->readset, first, count, &ov->pending);
   if (fresh == -1) {

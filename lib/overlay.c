@@ -366,6 +366,11 @@ init_state (struct ow_overlay *ov, const struct ow_open_params *p)
   ov->salt = ow_crc32c (0, h->uuid, sizeof h->uuid);
   ov->compress = p->compress >= 0 ? (enum ow_compress) p->compress : OW_COMPRESS_LZ4;
   ov->track_reads = p->track_reads != 0;
+  if (p->for_tool) {
+    ov->compress = h->compress;
+    ov->track_reads = h->flags & OW_HDR_TRACK_READS;
+    ov->reads_untracked = true;
+  }
   ov->max_size = p->max_size;
   if (ov->max_size) {
     /* Kept for read-set records and the checkpoint.  A sixteenth holds

@@ -30,6 +30,9 @@ struct merge_opts {
 /* Open the overlay for reading (refused while a plugin has it open for
  * writing).  Prints the reason and returns -1 on failure. */
 int merge_open (const struct merge_opts *o, bool need_base, struct ow_overlay **ov);
+/* Open it for writing on the user's behalf (recover): exclusive, with
+ * its settings kept, and these reads kept out of the read set. */
+int merge_open_for_tool (const struct merge_opts *o, struct ow_overlay **ov);
 
 /* The stderr error sink, and one that keeps the last message in buf
  * instead (for errors that are part of an answer). */
@@ -51,5 +54,6 @@ int cmd_blocks (const struct merge_opts *o);
 int cmd_audit (const struct merge_opts *o);
 int cmd_diff (const struct merge_opts *o);
 int cmd_cat (const struct merge_opts *o);
+int cmd_recover (const struct merge_opts *o);
 
 #endif

@@ -21,6 +21,7 @@ static const struct {
   { "audit", cmd_audit, "every written block and what owns it" },
   { "diff", cmd_diff, "the files the SEE added, changed, renamed or deleted" },
   { "cat", cmd_cat, "a file as the SEE view holds it (cat OVERLAY PATH)" },
+  { "recover", cmd_recover, "replay the SEE filesystem's journal into the overlay" },
 };
 
 static void
@@ -40,6 +41,7 @@ usage (FILE *f)
            "  --partition N     the partition to read (when the disk has several ext ones)\n"
            "  --ignore-journal  read an SEE filesystem that needs recovery as it is\n"
            "  --base-view  cat: the base's version of the file\n"
+           "  --dry-run    recover: check and count, write nothing\n"
            "  --help       this text;  --version  the version\n"
            "\n"
            "Exit status: 0 success, 1 the answer is no, 2 error.\n"
@@ -85,6 +87,17 @@ merge_open (const struct merge_opts *o, bool need_base, struct ow_overlay **ov)
 }
 
 int
+merge_open_for_tool (const struct merge_opts *o, struct ow_overlay **ov)
+{
+  struct ow_open_params p = {
+    .overlay = o->overlay, .base = o->base, .writable = !o->dry_run, .for_tool = true,
+    .compress = -1, .track_reads = -1,
+  };
+
+  return ow_open (&p, ov);
+}
+
+int
 main (int argc, char *argv[])
 {
   static const struct option long_options[] = {
@@ -93,6 +106,7 @@ main (int argc, char *argv[])
     { "base-view", no_argument, NULL, 'B' },
     { "partition", required_argument, NULL, 'p' },
     { "ignore-journal", no_argument, NULL, 'I' },
+    { "dry-run", no_argument, NULL, 'n' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -107,6 +121,7 @@ main (int argc, char *argv[])
     case 'b': o.base = optarg; break;
     case 'B': o.base_view = true; break;
     case 'I': o.ignore_journal = true; break;
+    case 'n': o.dry_run = true; break;
     case 'p': {
       char *end;
       long n = strtol (optarg, &end, 10);

@@ -32,6 +32,10 @@ struct ow_open_params {
   const char *base;             /* NULL: the one named in the header */
   bool writable;                /* exclusive; creates the overlay if missing */
   bool no_base;                 /* read-only tools that need no base data */
+  /* A tool working on the SEE's state for the user (oneway-merge
+   * recover): compression and read tracking stay as the header records
+   * them, and the tool's own reads are not the SEE's read set. */
+  bool for_tool;
   uint32_t block_size;          /* 0: 4096 for a new overlay, else must match */
   int compress;                 /* enum ow_compress, or -1 for lz4 */
   int track_reads;              /* 0, 1, or -1 for yes */
