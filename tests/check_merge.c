@@ -1,0 +1,390 @@
+/* oneway: unit tests of the merge library: ranges, the block -> owner
+ * map, the change list on hidden writes, the path resolver, the probe.
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ *
+ * Images are made with mke2fs -d and changed with debugfs or byte
+ * patches; the expected answers come from libext2fs on the image files
+ * (unix I/O), not from the code under test.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <ext2fs/ext2fs.h>
+
+#include "analysis.h"
+#include "changes.h"
+#include "testlib.h"
+
+static void
+sh (const char *fmt, ...)
+{
+  char *cmd;
+  va_list ap;
+
+  va_start (ap, fmt);
+  ck_assert_int_ge (vasprintf (&cmd, fmt, ap), 0);
+  va_end (ap);
+  ck_assert_msg (system (cmd) == 0, "command failed: %s", cmd);
+  free (cmd);
+}
+
+/* A small ext4 image at tl_path(name) from a tree the shell commands
+ * make under $T. */
+static const char *
+make_image (const char *name, const char *populate)
+{
+  static char names[4][512];
+  static int next;
+  char *copy = names[next++ % 4];
+
+  snprintf (copy, sizeof names[0], "%s", tl_path (name));
+
+  sh ("set -e; T=%s/tree-%s; rm -rf $T; mkdir -p $T; cd $T; %s; "
+      "mke2fs -q -F -t ext4 -O ^metadata_csum -b 4096 -d $T "
+      "-E lazy_itable_init=0,lazy_journal_init=0 %s 8M >/dev/null", tl_dir (), name, populate, copy);
+  return copy;
+}
+
+static uint8_t *
+load (const char *path, size_t *len)
+{
+  FILE *f = fopen (path, "rb");
+  uint8_t *buf;
+
+  ck_assert_ptr_nonnull (f);
+  fseek (f, 0, SEEK_END);
+  *len = ftell (f);
+  rewind (f);
+  buf = malloc (*len);
+  ck_assert_ptr_nonnull (buf);
+  ck_assert_uint_eq (fread (buf, 1, *len, f), *len);
+  fclose (f);
+  return buf;
+}
+
+/* Both views in memory, analysed: the written set is every 4 KiB block
+ * in which they differ. */
+struct pair {
+  uint8_t *base, *see;
+  size_t len;
+  struct analysis an;
+};
+
+static void
+open_pair (struct pair *p, const char *base, const char *see)
+{
+  struct disk d0, d1;
+  size_t len2;
+
+  p->base = load (base, &p->len);
+  p->see = load (see, &len2);
+  ck_assert_uint_eq (p->len, len2);
+  disk_memory (p->base, p->len, "base view", &d0);
+  disk_memory (p->see, p->len, "SEE view", &d1);
+  ck_assert_int_eq (analysis_open (&p->an, &d0, &d1, 0, false), 0);
+  for (size_t off = 0; off < p->len; off += 4096)
+    if (memcmp (p->base + off, p->see + off, 4096) != 0)
+      ck_assert_int_eq (analysis_add_written (&p->an, off, 4096), 0);
+  ck_assert_int_eq (analysis_attribute (&p->an), 0);
+}
+
+static void
+close_pair (struct pair *p)
+{
+  analysis_close (&p->an);
+  free (p->base);
+  free (p->see);
+}
+
+static const struct owner *
+owner_of (struct pair *p, uint64_t block)
+{
+  int64_t rank = rangeset_rank (&p->an.written, block);
+  ck_assert_msg (rank >= 0, "block %llu is not in the written set", (unsigned long long) block);
+  return &p->an.own[S1].o[rank];
+}
+
+/* Expected answers, from libext2fs reading the image file itself. */
+static ext2_ino_t
+ino_of (const char *img, const char *path)
+{
+  ext2_filsys fs;
+  ext2_ino_t ino = 0;
+
+  ck_assert_int_eq (ext2fs_open (img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs), 0);
+  ck_assert_int_eq (ext2fs_namei (fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, &ino), 0);
+  ext2fs_close_free (&fs);
+  return ino;
+}
+
+static blk64_t
+block_of (const char *img, const char *path, blk64_t logical)
+{
+  ext2_filsys fs;
+  blk64_t phys = 0;
+  ext2_ino_t ino = ino_of (img, path);
+
+  ck_assert_int_eq (ext2fs_open (img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs), 0);
+  ck_assert_int_eq (ext2fs_bmap2 (fs, ino, NULL, NULL, 0, logical, NULL, &phys), 0);
+  ext2fs_close_free (&fs);
+  return phys;
+}
+
+static void
+patch (const char *img, uint64_t offset, const void *buf, size_t len)
+{
+  FILE *f = fopen (img, "r+b");
+  ck_assert_ptr_nonnull (f);
+  fseek (f, offset, SEEK_SET);
+  ck_assert_uint_eq (fwrite (buf, 1, len, f), len);
+  fclose (f);
+}
+
+START_TEST (test_rangeset)
+{
+  struct rangeset s;
+  uint64_t seen = 0;
+
+  rangeset_init (&s);
+  ck_assert_int_eq (rangeset_add (&s, 10, 5), 0);
+  ck_assert_int_eq (rangeset_add (&s, 15, 2), 0);       /* touches: merged */
+  ck_assert_int_eq (rangeset_add (&s, 16, 4), 0);       /* overlaps */
+  ck_assert_int_eq (rangeset_add (&s, 100, 1), 0);
+  ck_assert_uint_eq (s.n, 2);
+  ck_assert_uint_eq (s.total, 11);
+  ck_assert_int_eq (rangeset_rank (&s, 9), -1);
+  ck_assert_int_eq (rangeset_rank (&s, 10), 0);
+  ck_assert_int_eq (rangeset_rank (&s, 19), 9);
+  ck_assert_int_eq (rangeset_rank (&s, 20), -1);
+  ck_assert_int_eq (rangeset_rank (&s, 100), 10);
+  ck_assert (rangeset_intersects (&s, 0, 11));
+  ck_assert (!rangeset_intersects (&s, 20, 80));
+  ck_assert (rangeset_intersects (&s, 20, 81));
+  for (size_t i = 0; i < s.n; i++)
+    seen += s.r[i].count;
+  ck_assert_uint_eq (seen, s.total);
+  rangeset_free (&s);
+}
+END_TEST
+
+/* Files, directories and metadata written by debugfs: each block gets
+ * the owner libext2fs says it has. */
+START_TEST (test_owners)
+{
+  const char *base = make_image ("own", "mkdir d; head -c 8192 /dev/urandom > d/f; echo g > d/g");
+  const char *see = tl_path ("own-see.img");
+  char *seep = strdup (see);
+  struct pair p;
+  uint64_t sum = 0;
+
+  sh ("cp %s %s && head -c 20000 /dev/urandom > %s/new && "
+      "debugfs -w -R 'write %s/new /d/new' %s >/dev/null 2>&1", base, seep, tl_dir (),
+      tl_dir (), seep);
+  open_pair (&p, base, seep);
+  ext2_ino_t ino = ino_of (seep, "/d/new");
+  for (blk64_t l = 0; l < 5; l++) {
+    const struct owner *o = owner_of (&p, block_of (seep, "/d/new", l));
+    ck_assert_int_eq (o->cls, OWNER_FILE_DATA);
+    ck_assert_uint_eq (o->ino, ino);
+    ck_assert_uint_eq (o->file_block, l);
+  }
+  ck_assert_int_eq (owner_of (&p, 0)->cls, OWNER_SUPERBLOCK);
+  /* The inode table block that holds the new inode names its first. */
+  uint64_t itable = ext2fs_inode_table_loc (p.an.v[S1].fs, 0);
+  uint32_t ipb = 4096 / EXT2_INODE_SIZE (p.an.v[S1].fs->super);
+  const struct owner *t = owner_of (&p, itable + (ino - 1) / ipb);
+  ck_assert_int_eq (t->cls, OWNER_INODE_TABLE);
+  ck_assert_uint_eq (t->ino, (ino - 1) / ipb * ipb + 1);
+  const struct owner *d = owner_of (&p, block_of (seep, "/d", 0));
+  ck_assert_int_eq (d->cls, OWNER_DIRECTORY);
+  ck_assert_uint_eq (d->ino, ino_of (seep, "/d"));
+  for (uint64_t i = 0; i < p.an.written.total; i++) {
+    ck_assert_int_ne (p.an.own[S1].o[i].cls, OWNER_NONE);
+    ck_assert_int_ne (p.an.own[S1].o[i].cls, OWNER_UNATTRIBUTED);
+    sum++;
+  }
+  ck_assert_uint_eq (sum, p.an.written.total);
+  close_pair (&p);
+  free (seep);
+}
+END_TEST
+
+/* The SEE writes a file's data raw, leaving its inode alone: the scan
+ * finds the owner and the diff reports the content. */
+START_TEST (test_hidden_write)
+{
+  const char *base = make_image ("hid", "mkdir d; head -c 12288 /dev/urandom > d/f; echo x > d/x");
+  char *see = strdup (tl_path ("hid-see.img"));
+  char junk[4096];
+  struct pair p;
+  struct changes cs;
+
+  sh ("cp %s %s", base, see);
+  memset (junk, 'J', sizeof junk);
+  blk64_t b = block_of (see, "/d/f", 1);
+  patch (see, b * 4096, junk, sizeof junk);
+  open_pair (&p, base, see);
+  ck_assert (p.an.scanned);
+  const struct owner *o = owner_of (&p, b);
+  ck_assert_int_eq (o->cls, OWNER_FILE_DATA);
+  ck_assert_uint_eq (o->ino, ino_of (see, "/d/f"));
+  ck_assert_uint_eq (o->file_block, 1);
+  ck_assert_int_eq (analysis_diff (&p.an, &cs), 0);
+  ck_assert_uint_eq (cs.n, 1);
+  ck_assert_int_eq (cs.c[0].kind, CHANGE_MODIFIED);
+  ck_assert_uint_eq (cs.c[0].path.len, 4);
+  ck_assert (memcmp (cs.c[0].path.s, "/d/f", 4) == 0);
+  ck_assert_uint_eq (cs.c[0].what, 1u << ASPECT_CONTENT);
+  changes_free (&cs);
+  close_pair (&p);
+  free (see);
+}
+END_TEST
+
+/* A written block marked in use that nobody owns is unattributed; one
+ * that is free stays free. */
+START_TEST (test_unattributed)
+{
+  const char *base = make_image ("una", "echo a > a");
+  char *see = strdup (tl_path ("una-see.img"));
+  char junk[4096];
+  struct pair p;
+
+  sh ("cp %s %s && debugfs -w -R 'setb 1900' %s >/dev/null 2>&1", base, see, see);
+  memset (junk, 'U', sizeof junk);
+  patch (see, 1900 * 4096, junk, sizeof junk);
+  patch (see, 1901 * 4096, junk, sizeof junk);
+  open_pair (&p, base, see);
+  ck_assert_int_eq (owner_of (&p, 1900)->cls, OWNER_UNATTRIBUTED);
+  ck_assert_int_eq (owner_of (&p, 1901)->cls, OWNER_FREE);
+  ck_assert_int_eq (owner_of (&p, ext2fs_block_bitmap_loc (p.an.v[S1].fs, 0))->cls,
+                    OWNER_BLOCK_BITMAP);
+  close_pair (&p);
+  free (see);
+}
+END_TEST
+
+START_TEST (test_paths)
+{
+  const char *img = make_image ("paths", "mkdir -p a/b/c; echo f > a/b/c/f; "
+                                "ln -s /a/b l1; ln -s b/c a/rel; ln -s loop2 loop1; "
+                                "ln -s loop1 loop2");
+  struct pair p;
+  ext2_ino_t ino;
+
+  open_pair (&p, img, img);
+  struct extfs *x = &p.an.v[S1];
+  const struct path *c = pathres_dir (&p.an.paths[S1], ino_of (img, "/a/b/c"));
+  ck_assert_ptr_nonnull (c);
+  ck_assert_uint_eq (c->len, 6);
+  ck_assert (memcmp (c->s, "/a/b/c", 6) == 0);
+  ck_assert_int_eq (pathres_lookup (x, "/l1/c/f", &ino), 0);
+  ck_assert_uint_eq (ino, ino_of (img, "/a/b/c/f"));
+  ck_assert_int_eq (pathres_lookup (x, "a/rel", &ino), 0);
+  ck_assert_uint_eq (ino, ino_of (img, "/a/b/c"));
+  ck_assert_int_eq (pathres_lookup (x, "/a/b/c/../..", &ino), 0);
+  ck_assert_uint_eq (ino, ino_of (img, "/a"));
+  ck_assert_int_eq (pathres_lookup (x, "/loop1", &ino), -1);
+  ck_assert_int_eq (errno, ELOOP);
+  ck_assert_int_eq (pathres_lookup (x, "/a/nothing/f", &ino), -1);
+  ck_assert_int_eq (errno, ENOENT);
+  ck_assert_int_eq (pathres_lookup (x, "/a/b/c/f/g", &ino), -1);
+  ck_assert_int_eq (errno, ENOTDIR);
+  close_pair (&p);
+}
+END_TEST
+
+/* A directory whose ".." points at itself: no path, a finding, and
+ * the walk of the names still ends. */
+START_TEST (test_path_cycle)
+{
+  const char *base = make_image ("cyc", "mkdir -p p/q; echo z > p/q/z");
+  char *see = strdup (tl_path ("cyc-see.img"));
+  struct pair p;
+
+  sh ("cp %s %s", base, see);
+  ext2_ino_t q = ino_of (see, "/p/q");
+  uint32_t le = q;                      /* little-endian hosts only, as ext4 */
+  patch (see, block_of (see, "/p/q", 0) * 4096 + 12, &le, 4);
+  open_pair (&p, base, see);
+  const struct path *path = pathres_dir (&p.an.paths[S1], q);
+  ck_assert_ptr_nonnull (path);
+  ck_assert (path->len > 0 && path->s[0] == '(');
+  ck_assert_uint_ge (p.an.findings.n, 1);
+  ck_assert_ptr_nonnull (strstr (p.an.findings.msg[p.an.findings.n - 1], "loops"));
+  close_pair (&p);
+  free (see);
+}
+END_TEST
+
+START_TEST (test_probe)
+{
+  size_t len = 3 << 20;
+  uint8_t *disk = calloc (1, len);
+  const char *img = make_image ("probe", "echo p > p");
+  size_t flen;
+  uint8_t *fs = load (img, &flen);
+  struct disk d;
+  struct probe pr;
+
+  ck_assert_ptr_nonnull (disk);
+  /* An MBR with one Linux partition at 1 MiB, 2 MiB long, holding the
+   * start of an ext4 image (the probe reads only its superblock). */
+  memcpy (disk + (1 << 20), fs, 2 << 20);
+  uint8_t *pe = disk + 446;
+  pe[4] = 0x83;
+  uint32_t start = 2048, sectors = 4096;
+  memcpy (pe + 8, &start, 4);
+  memcpy (pe + 12, &sectors, 4);
+  disk[510] = 0x55;
+  disk[511] = 0xaa;
+  disk_memory (disk, len, "test disk", &d);
+  ck_assert_int_eq (probe_disk (&d, 0, &pr), 0);
+  ck_assert (pr.ext);
+  ck_assert_int_eq (pr.partition, 1);
+  ck_assert_uint_eq (pr.offset, 1 << 20);
+  ck_assert_str_eq (pr.fstype, "ext4");
+  ck_assert_int_eq (probe_disk (&d, 2, &pr), -1);       /* no such partition */
+
+  memset (disk, 0, len);
+  memcpy (disk, "XFSB", 4);
+  ck_assert_int_eq (probe_disk (&d, 0, &pr), 0);
+  ck_assert (!pr.ext);
+  ck_assert_str_eq (pr.fstype, "xfs");
+  memset (disk, 0, len);
+  ck_assert_int_eq (probe_disk (&d, 0, &pr), 0);
+  ck_assert (!pr.ext);
+  ck_assert_str_eq (pr.fstype, "");
+  free (fs);
+  free (disk);
+}
+END_TEST
+
+static void
+add_tests (TCase *tc)
+{
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_rangeset);
+  tcase_add_test (tc, test_owners);
+  tcase_add_test (tc, test_hidden_write);
+  tcase_add_test (tc, test_unattributed);
+  tcase_add_test (tc, test_paths);
+  tcase_add_test (tc, test_path_cycle);
+  tcase_add_test (tc, test_probe);
+}
+
+int
+main (void)
+{
+  int r;
+
+  tl_capture_errors ();
+  r = tl_run ("merge", add_tests);
+  tl_cleanup ();
+  return r;
+}
