@@ -788,8 +788,8 @@ analysis_diff (struct analysis *an, struct changes *out)
     p->obj = i;
     /* The entry changes are sorted by inode; objects are not. */
     struct echange key = { .ino = o->ino, .view = S0 };
-    struct echange *e = bsearch (&key, es.e, es.n, sizeof *es.e, compare_echange);
-    if (!e) {
+    struct echange *e = es.n ? bsearch (&key, es.e, es.n, sizeof *es.e, compare_echange) : NULL;
+    if (!e && es.n) {
       key.view = S1;
       e = bsearch (&key, es.e, es.n, sizeof *es.e, compare_echange);
     }
