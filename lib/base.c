@@ -310,6 +310,13 @@ extent_cb (void *opaque, const char *metacontext, uint64_t offset,
   return 0;
 }
 
+void
+ow_base_prefetch (struct ow_base *b, uint64_t offset, uint64_t len)
+{
+  if (b->fd >= 0 && len)
+    posix_fadvise (b->fd, offset, len, POSIX_FADV_WILLNEED);
+}
+
 int64_t
 ow_base_extent (struct ow_base *b, uint64_t offset, uint64_t len, bool *hole)
 {

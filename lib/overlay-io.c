@@ -8,6 +8,8 @@
  */
 #include <config.h>
 
+#include <fcntl.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <lz4.h>
@@ -245,6 +247,41 @@ int
 ow_pread (struct ow_overlay *ov, void *buf, uint64_t count, uint64_t offset)
 {
   return count ? read_range (ov, buf, offset, offset + count, false) : 0;
+}
+
+void
+ow_base_view_prefetch (struct ow_overlay *ov, uint64_t count, uint64_t offset)
+{
+  if (ov->base && offset < ov->size)
+    ow_base_prefetch (ov->base, offset, ow_min64 (count, ov->size - offset));
+}
+
+void
+ow_prefetch (struct ow_overlay *ov, uint64_t count, uint64_t offset)
+{
+  uint64_t first, last, run = 0, run_start = 0;
+
+  if (count == 0 || offset >= ov->size)
+    return;
+  first = offset >> ov->block_shift;
+  last = (ow_min64 (offset + count, ov->size) - 1) >> ov->block_shift;
+  /* Only a hint: no stripe lock, a stale location costs a wasted read. */
+  for (uint64_t b = first; b <= last + 1; b++) {
+    struct ow_loc loc = { .kind = OW_LOC_ZERO };
+    if (b <= last)
+      ow_index_lookup (&ov->index, b, &loc);
+    if (loc.kind == OW_LOC_BASE) {
+      if (!run++)
+        run_start = b;
+      continue;
+    }
+    if (run && ov->base)
+      ow_base_prefetch (ov->base, block_offset (ov, run_start), run * ov->block_size);
+    run = 0;
+    if (loc.kind == OW_LOC_DATA && ov->fd >= 0)
+      posix_fadvise (ov->fd, loc.offset, loc.lz4 ? loc.length : ov->block_size,
+                     POSIX_FADV_WILLNEED);
+  }
 }
 
 int

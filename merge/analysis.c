@@ -222,6 +222,13 @@ find_candidates (struct analysis *an)
   if (!b0 || !b1)
     r = -1;
   else if (!an->compare_all) {
+    for (size_t k = 0; k < an->written.n; k++) {
+      const struct range *rg = &an->written.r[k];
+      for (uint64_t i = 0; i < rg->count; i++)
+        if (m->o[rg->rank + i].cls == OWNER_INODE_TABLE)
+          for (int v = S0; v <= S1; v++)
+            extfs_prefetch_blocks (&an->v[v], rg->start + i, 1);
+    }
     /* Only written inode-table blocks can hold changed inodes. */
     for (size_t k = 0; k < an->written.n && r == 0; k++) {
       const struct range *rg = &an->written.r[k];

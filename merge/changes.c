@@ -195,9 +195,13 @@ targets_differ (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
   int64_t n0, n1;
   int r = -1;
 
-  if (t0 && t1 && (n0 = extfs_read_symlink (&an->v[S0], ino0, a, t0)) >= 0
-      && (n1 = extfs_read_symlink (&an->v[S1], ino1, b, t1)) >= 0)
-    r = n0 != n1 || memcmp (t0, t1, n0) != 0;
+  /* A target that cannot be read (a finding says why) counts as
+   * changed: the review must not take it for the old one. */
+  if (t0 && t1) {
+    n0 = extfs_read_symlink (&an->v[S0], ino0, a, t0);
+    n1 = extfs_read_symlink (&an->v[S1], ino1, b, t1);
+    r = n0 < 0 || n1 < 0 || n0 != n1 || memcmp (t0, t1, n0) != 0;
+  }
   free (t0);
   free (t1);
   return r;
@@ -762,6 +766,12 @@ analysis_diff (struct analysis *an, struct changes *out)
   int r = -1;
 
   memset (out, 0, sizeof *out);
+  for (size_t i = 0; i < ncand; i++)
+    for (int v = S0; v <= S1; v++) {
+      struct object *o = &an->obj[i];
+      if (o->candidate && o->live[v] && LINUX_S_ISDIR (o->in[v].i_mode))
+        extfs_prefetch_data (&an->v[v], o->ino, &o->in[v]);
+    }
   for (size_t i = 0; i < ncand; i++) {
     struct object *o = &an->obj[i];
     if (o->candidate && ((o->live[S0] && LINUX_S_ISDIR (o->in[S0].i_mode))

@@ -36,18 +36,30 @@ see_view_flush (void *h)
   return ow_flush (h);
 }
 
+static void
+base_view_prefetch (void *h, uint64_t count, uint64_t offset)
+{
+  ow_base_view_prefetch (h, count, offset);
+}
+
+static void
+see_view_prefetch (void *h, uint64_t count, uint64_t offset)
+{
+  ow_prefetch (h, count, offset);
+}
+
 void
 disk_base_view (struct ow_overlay *ov, struct disk *d)
 {
   *d = (struct disk) { .label = "base view", .size = ow_size (ov), .h = ov,
-                       .pread = base_view_pread };
+                       .pread = base_view_pread, .prefetch = base_view_prefetch };
 }
 
 void
 disk_see_view (struct ow_overlay *ov, bool writable, struct disk *d)
 {
   *d = (struct disk) { .label = "SEE view", .size = ow_size (ov), .h = ov,
-                       .pread = see_view_pread };
+                       .pread = see_view_pread, .prefetch = see_view_prefetch };
   if (writable) {
     d->pwrite = see_view_pwrite;
     d->flush = see_view_flush;
@@ -116,6 +128,13 @@ disk_pwrite (const struct disk *d, const void *buf, uint64_t count, uint64_t off
     return -1;
   }
   return count ? d->pwrite (d->h, buf, count, d->start + offset) : 0;
+}
+
+void
+disk_prefetch (const struct disk *d, uint64_t count, uint64_t offset)
+{
+  if (d->prefetch && inside (d, count, offset))
+    d->prefetch (d->h, count, d->start + offset);
 }
 
 /* The I/O manager.  ext2fs_open2 takes a name, not a handle, so disks

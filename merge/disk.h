@@ -24,6 +24,8 @@ struct disk {
   /* NULL for a read-only disk. */
   int (*pwrite) (void *h, const void *buf, uint64_t count, uint64_t offset);
   int (*flush) (void *h);
+  /* A hint that a range will be read soon; NULL: no hints. */
+  void (*prefetch) (void *h, uint64_t count, uint64_t offset);
 };
 
 /* S0 and S1 of an overlay.  S1 is writable only if the overlay was
@@ -40,6 +42,9 @@ void disk_window (const struct disk *parent, uint64_t start, uint64_t size,
 int disk_pread (const struct disk *d, void *buf, uint64_t count, uint64_t offset);
 int disk_pwrite (const struct disk *d, const void *buf, uint64_t count,
                  uint64_t offset);
+/* Cold caches make each small read wait for the device; hinting a
+ * batch of reads first lets the device work on them together. */
+void disk_prefetch (const struct disk *d, uint64_t count, uint64_t offset);
 
 /* libext2fs access: pass disk_io_manager and the name returned here
  * (valid while d lives) to ext2fs_open2. */

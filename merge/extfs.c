@@ -291,6 +291,44 @@ extfs_map_inode (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode
   return map_indirect (x, ino, fn, opaque);
 }
 
+void
+extfs_prefetch_blocks (struct extfs *x, uint64_t block, uint64_t count)
+{
+  if (block < x->blocks)
+    disk_prefetch (&x->disk, ow_min64 (count, x->blocks - block) * x->bs, block * x->bs);
+}
+
+void
+extfs_prefetch_inode (struct extfs *x, ext2_ino_t ino)
+{
+  ext2_filsys fs = x->fs;
+  uint32_t ipg = fs->super->s_inodes_per_group;
+
+  if (ino == 0 || ino > fs->super->s_inodes_count || ipg == 0)
+    return;
+  dgrp_t g = (ino - 1) / ipg;
+  if (g >= fs->group_desc_count)
+    return;
+  uint64_t byte = (uint64_t) ((ino - 1) % ipg) * EXT2_INODE_SIZE (fs->super);
+  extfs_prefetch_blocks (x, ext2fs_inode_table_loc (fs, g) + byte / x->bs, 1);
+}
+
+static int
+prefetch_run (void *opaque, enum map_kind kind, uint64_t logical, uint64_t physical,
+              uint64_t count, bool uninit)
+{
+  (void) logical;
+  if (kind == MAP_DATA && !uninit)
+    extfs_prefetch_blocks (opaque, physical, ow_min64 (count, DIR_MAX_BLOCKS));
+  return 0;
+}
+
+void
+extfs_prefetch_data (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode)
+{
+  extfs_map_inode (x, ino, inode, prefetch_run, x);
+}
+
 int
 extfs_block_marked (struct extfs *x, uint64_t block)
 {

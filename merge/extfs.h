@@ -67,6 +67,12 @@ typedef int (*map_fn) (void *opaque, enum map_kind kind, uint64_t logical,
 int extfs_map_inode (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode,
                      map_fn fn, void *opaque);
 
+/* Hints: these will be read soon (see disk_prefetch). */
+void extfs_prefetch_blocks (struct extfs *x, uint64_t block, uint64_t count);
+void extfs_prefetch_inode (struct extfs *x, ext2_ino_t ino);
+/* The data blocks of an inode (its extent tree is read to find them). */
+void extfs_prefetch_data (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode);
+
 /* Whether block is marked in use in its group's bitmap; -1 on error. */
 int extfs_block_marked (struct extfs *x, uint64_t block);
 

@@ -203,11 +203,20 @@ pathres_walk (struct pathres *pr,
     return -1;
   }
   queue[tail++] = EXT2_ROOT_INO;
-  while (head < tail && r == 0) {
+  for (size_t level_end = tail; head < tail && r == 0; level_end = tail) {
+   /* A level at a time: first hints for all its inodes and blocks, so
+    * that a cold cache reads them together, then the listings. */
+   for (size_t i = head; i < level_end; i++)
+     extfs_prefetch_inode (pr->x, queue[i]);
+   for (size_t i = head; i < level_end; i++) {
+     struct ext2_inode_large inode;
+     if (extfs_read_inode (pr->x, queue[i], &inode) == 0 && LINUX_S_ISDIR (inode.i_mode))
+       extfs_prefetch_data (pr->x, queue[i], &inode);
+   }
+   while (head < level_end && r == 0) {
     ext2_ino_t dir = queue[head++];
     struct ext2_inode_large inode;
     struct dirents d;
-    const struct path *dp = lookup (pr, dir);
 
     if (extfs_read_inode (pr->x, dir, &inode) == -1 || !LINUX_S_ISDIR (inode.i_mode))
       continue;
@@ -228,7 +237,8 @@ pathres_walk (struct pathres *pr,
       if (inomap_put (&seen, e->ino, 0) == -1)
         r = -1;
       else if (!lookup (pr, e->ino)) {
-        if (join (dp, DIRENT_NAME (&d, e), e->name_len, &out) == -1
+        /* Looked up each time: remember () may move the table. */
+        if (join (lookup (pr, dir), DIRENT_NAME (&d, e), e->name_len, &out) == -1
             || !remember (pr, e->ino, out.s, out.len))
           r = -1;
       }
@@ -245,6 +255,7 @@ pathres_walk (struct pathres *pr,
         queue[tail++] = e->ino;
     }
     dirents_free (&d);
+   }
   }
   free (queue);
   inomap_free (&seen);

@@ -28,6 +28,10 @@ const char *ow_base_name (const struct ow_base *b);
  * Thread-safe. */
 int ow_base_pread (struct ow_base *b, void *buf, uint64_t count, uint64_t offset);
 
+/* A hint that [offset, offset + len) will be read soon: the kernel
+ * starts reading it in the background.  Nothing for NBD bases. */
+void ow_base_prefetch (struct ow_base *b, uint64_t offset, uint64_t len);
+
 /* How far from offset (at most len bytes) the base is uniformly data
  * or uniformly a hole that reads as zeroes; sets *hole accordingly.
  * Bases that cannot tell report data.  Returns the length (> 0) or -1. */

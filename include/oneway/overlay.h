@@ -61,6 +61,12 @@ int ow_pwrite (struct ow_overlay *ov, const void *buf, uint64_t count,
 int ow_zero (struct ow_overlay *ov, uint64_t count, uint64_t offset, bool fua);
 int ow_flush (struct ow_overlay *ov);
 
+/* Hints that a range of a view will be read soon, so that the reads
+ * of a cold cache overlap instead of waiting one by one: the base's
+ * blocks are asked of the base, stored blocks of the overlay file. */
+void ow_prefetch (struct ow_overlay *ov, uint64_t count, uint64_t offset);
+void ow_base_view_prefetch (struct ow_overlay *ov, uint64_t count, uint64_t offset);
+
 /* The base view: the base alone, as the SEE found it.  Needs the base
  * (not opened with no_base); not counted in the read set. */
 int ow_base_view_pread (struct ow_overlay *ov, void *buf, uint64_t count,
