@@ -258,8 +258,13 @@ find_candidates (struct analysis *an)
   return r;
 }
 
-/* Written blocks no changed inode and no metadata explains, that are
- * in use in either view: only these can hide a change. */
+/* Written blocks that some view marks in use yet gives no owner among
+ * the changed inodes and the metadata: only these can hide a change.
+ * A block owned in one view only counts too: in an honest run a block
+ * in use in the base belonged to an inode that changed if it was
+ * written, so one that a changed inode took over from an unchanged one
+ * (or left to one) is where the SEE changed a file without touching
+ * its inode. */
 static int
 unexplained (struct analysis *an, struct rangeset *out)
 {
@@ -267,12 +272,13 @@ unexplained (struct analysis *an, struct rangeset *out)
     const struct range *rg = &an->written.r[k];
     for (uint64_t i = 0; i < rg->count; i++) {
       uint64_t b = rg->start + i;
-      int m0, m1;
-      if (an->own[S1].o[rg->rank + i].cls != OWNER_NONE
-          || an->own[S0].o[rg->rank + i].cls != OWNER_NONE)
+      bool own1 = an->own[S1].o[rg->rank + i].cls != OWNER_NONE;
+      bool own0 = an->own[S0].o[rg->rank + i].cls != OWNER_NONE;
+      int m0 = 0, m1 = 0;
+      if (own0 && own1)
         continue;
-      if ((m1 = extfs_block_marked (&an->v[S1], b)) == -1
-          || (m0 = extfs_block_marked (&an->v[S0], b)) == -1)
+      if ((!own1 && (m1 = extfs_block_marked (&an->v[S1], b)) == -1)
+          || (!own0 && (m0 = extfs_block_marked (&an->v[S0], b)) == -1))
         return -1;
       if ((m0 || m1) && rangeset_add (out, b, 1) == -1)
         return -1;

@@ -173,12 +173,25 @@ cmd_diff (const struct merge_opts *o)
     r = EXIT_ERROR;
   }
   else if (analysis_attribute (&an) == 0 && analysis_diff (&an, &cs) == 0) {
-    if (o->json)
-      print_json (&an, &cs);
-    else
-      print_human (&cs);
-    merge_print_findings (&an);
-    r = EXIT_YES;
+    if (an.v[S0].budget_spent || an.v[S1].budget_spent) {
+      /* Mapping stopped, directories included: a list made now would
+       * miss changes without saying which. */
+      merge_print_findings (&an);
+      fprintf (stderr, "oneway-merge: the %s's extent trees and block maps share or loop "
+               "so much that reading them all has no bound (see the warnings above): a "
+               "change list now would miss changes, so none is given; 'oneway-merge "
+               "audit' shows the written blocks\n",
+               an.v[S1].budget_spent ? an.v[S1].label : an.v[S0].label);
+      r = EXIT_ERROR;
+    }
+    else {
+      if (o->json)
+        print_json (&an, &cs);
+      else
+        print_human (&cs);
+      merge_print_findings (&an);
+      r = EXIT_YES;
+    }
   }
   else {
     fprintf (stderr, "oneway-merge: diff failed (see above)\n");

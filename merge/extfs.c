@@ -152,16 +152,21 @@ has_mapped_blocks (const struct ext2_inode_large *inode, ext2_ino_t ino,
 static bool
 spend (struct extfs *x, ext2_ino_t ino)
 {
-  if (x->walk_budget) {
+  if (x->walk_budget && x->inode_budget) {
     x->walk_budget--;
+    if (--x->inode_budget == 0)
+      findings_add (x->findings, "%s: inode %" PRIu32 " has more extent or block-map "
+                    "entries than the filesystem has blocks: its tree shares subtrees or "
+                    "loops; the rest of it is ignored", x->label, ino);
     return true;
   }
-  if (!x->budget_spent)
+  if (!x->walk_budget && !x->budget_spent)
     findings_add (x->findings, "%s: the extent trees and block maps add up to more entries "
                   "than the filesystem has blocks (first seen at inode %" PRIu32
                   "): they share or loop; mapping stopped there, so some blocks may "
                   "show as unattributed", x->label, ino);
-  x->budget_spent = true;
+  if (!x->walk_budget)
+    x->budget_spent = true;
   return false;
 }
 
@@ -284,6 +289,7 @@ extfs_map_inode (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode
 
   if (acl && (r = emit (x, ino, fn, opaque, MAP_XATTR, 0, acl, 1, false)))
     return r;
+  x->inode_budget = x->blocks + 1;
   if (!has_mapped_blocks (inode, ino, x->fs))
     return 0;
   if (inode->i_flags & EXT4_EXTENTS_FL)

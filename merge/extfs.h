@@ -32,6 +32,11 @@ struct extfs {
    * subtrees cannot multiply the work without bound. */
   uint64_t walk_budget;
   bool budget_spent;
+  /* The same for the one inode being mapped: no honest tree has more
+   * entries than the filesystem has blocks.  Without it, one crafted
+   * file would spend the whole budget, and every walk after it
+   * (directories too) would find nothing. */
+  uint64_t inode_budget;
 };
 
 /* Open the ext filesystem that p found on d.  Refuses (-1, with a

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ext2fs/ext2fs.h>
+
 #include "commands.h"
 #include "oneway/error.h"
 
@@ -115,6 +117,9 @@ main (int argc, char *argv[])
   int c;
 
   ow_set_error_handler (merge_print_error);
+  /* libext2fs's messages, for error_message (): without the table a
+   * crafted extent tree is reported as "Unknown code ext2 181". */
+  initialize_ext2_error_table ();
   while ((c = getopt_long (argc, argv, "jb:hV", long_options, NULL)) != -1) {
     switch (c) {
     case 'j': o.json = true; break;

@@ -96,6 +96,11 @@ claim_run (void *opaque, uint64_t first, uint64_t n, uint64_t rank)
         findings_add (m->x->findings, "%s: inode %" PRIu32 " maps block %" PRIu64
                       ", which is filesystem metadata (%s)", m->x->label, c->ino, b,
                       owner_class_name (o->cls));
+      /* A scan that meets a block already given to a changed inode:
+       * this one maps it too, so what was written there changed it as
+       * well, and it is compared like any changed inode. */
+      if (c->found)
+        c->found (c->opaque, c->ino);
     }
   }
   return 0;
