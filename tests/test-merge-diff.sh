@@ -304,6 +304,22 @@ check_scenario ()
     [ $st -eq 0 ] || fail "$name: oneway-merge audit --json exited $st: $(head -c 500 "$tmp/$name-audit.err")"
     "${truth[@]}" check-audit "$m1" "$i1" "$tmp/$name-audit.json" "$tmp/$name-blocks.json" ||
         fail "$name: oneway-merge audit differs from debugfs (above)"
+    # The audit and the diff agree: a file whose data the SEE wrote is
+    # in the change list, and an honest run needs no scan of every inode.
+    /usr/bin/python3 - "$tmp/$name-audit.json" "$tmp/$name-diff.json" <<'PY' ||
+import json, sys
+audit, diff = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+named = set()
+for c in diff["changes"]:
+    named.update(c.get(k) for k in ("path", "from"))
+missing = sorted({r["path"] for r in audit["ranges"]
+                  if r["class"] == "file-data" and r.get("path") and r["path"] not in named})
+if missing:
+    sys.exit("files whose data the audit shows written, not in the diff: %s" % missing[:10])
+if audit["inode_scan"]:
+    sys.exit("an honest run needed the scan of every inode")
+PY
+        fail "$name: audit and diff disagree (above)"
     "$merge" audit "$ov" > "$tmp/$name-audit.txt" || fail "$name: oneway-merge audit (human) failed"
     ! LC_ALL=C grep -q '[[:cntrl:]]' <(tr -d '\n' < "$tmp/$name-audit.txt") ||
         fail "$name: oneway-merge audit's human output has control bytes"
