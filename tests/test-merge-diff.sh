@@ -94,6 +94,9 @@ setx "$d/xa-remove.txt" user.gone x
 setx "$d/xa-remove.txt" user.stay y
 mkdir "$d/xa-dir"
 setx "$d/xa-dir" trusted.t 1
+# Too big for the inode: kept in an xattr block.
+echo "a big xattr" > "$d/xa-block.txt"
+setx "$d/xa-block.txt" user.big "$(head -c 1500 /dev/zero | tr '\0' A)"
 long=/$(printf 'long-target-component-%02d/' 1 2 3 4 5 6)end
 ln -s old-target "$tree/links/fast-retarget"
 ln -s "$long" "$tree/links/slow-retarget"
@@ -197,6 +200,7 @@ setx "$mnt/data/xa-add.txt" user.new added
 setx "$mnt/data/xa-change.txt" user.a two
 rmx "$mnt/data/xa-remove.txt" user.gone
 setx "$mnt/data/xa-dir" trusted.t 2
+setx "$mnt/data/xa-block.txt" user.big "$(head -c 1500 /dev/zero | tr '\0' B)"
 sync -f "$mnt"
 detach see
 stop_server $pid
@@ -230,6 +234,7 @@ cat > "$tmp/expect1.json" <<EOF
  {"change": "modified", "path": "/data/to-dir", "type": "dir", "what_has": ["type", "mode"]},
  {"change": "modified", "path": "/data/to-link", "type": "symlink", "what_has": ["type"]},
  {"change": "modified", "path": "/data/xa-add.txt", "what": ["xattrs"]},
+ {"change": "modified", "path": "/data/xa-block.txt", "what": ["xattrs"]},
  {"change": "modified", "path": "/data/xa-change.txt", "what": ["xattrs"]},
  {"change": "modified", "path": "/data/xa-remove.txt", "what": ["xattrs"]},
  {"change": "modified", "path": "/data/xa-dir", "type": "dir", "what": ["xattrs"]},
