@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "oneway/index.h"
+#include "oneway/util.h"
 
 /* Hash table slot: key is block + 1 so that 0 means empty. */
 struct slot {
@@ -294,16 +295,8 @@ remove_entry (struct ow_index *ix, uint64_t block,
 static int
 zrange_reserve (struct ow_index *ix, size_t n)
 {
-  if (n <= ix->zcap)
-    return 0;
-  size_t cap = ix->zcap ? ix->zcap * 2 : 16;
-  while (cap < n)
-    cap *= 2;
-  struct ow_zrange *p = realloc (ix->zranges, cap * sizeof *p);
-  if (!p)
+  if (ow_grow_array (&ix->zranges, &ix->zcap, n, sizeof *ix->zranges) == -1)
     return -1;
-  ix->zranges = p;
-  ix->zcap = cap;
   return 0;
 }
 

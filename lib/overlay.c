@@ -556,7 +556,7 @@ ow_block_size (const struct ow_overlay *ov)
  * zero ranges merged in.  Calls fn for each block run with its kind. */
 struct written_walk {
   uint64_t *blocks;
-  uint64_t n, cap;
+  size_t n, cap;
   struct ow_zrange *z;
   size_t nz, zcap;
 };
@@ -566,14 +566,8 @@ collect_block (void *opaque, uint64_t block, const struct ow_loc *loc)
 {
   struct written_walk *w = opaque;
 
-  if (w->n == w->cap) {
-    uint64_t cap = w->cap ? w->cap * 2 : 1024;
-    uint64_t *p = realloc (w->blocks, cap * sizeof *p);
-    if (!p)
-      return -1;
-    w->blocks = p;
-    w->cap = cap;
-  }
+  if (ow_grow_array (&w->blocks, &w->cap, w->n + 1, sizeof *w->blocks) == -1)
+    return -1;
   /* The low bit of a block number shifted left carries "has data". */
   w->blocks[w->n++] = block << 1 | (loc->kind == OW_LOC_DATA);
   return 0;
@@ -584,14 +578,8 @@ collect_zrange (void *opaque, uint64_t first, uint64_t count)
 {
   struct written_walk *w = opaque;
 
-  if (w->nz == w->zcap) {
-    size_t cap = w->zcap ? w->zcap * 2 : 64;
-    struct ow_zrange *p = realloc (w->z, cap * sizeof *p);
-    if (!p)
-      return -1;
-    w->z = p;
-    w->zcap = cap;
-  }
+  if (ow_grow_array (&w->z, &w->zcap, w->nz + 1, sizeof *w->z) == -1)
+    return -1;
   w->z[w->nz++] = (struct ow_zrange) { first, first + count };
   return 0;
 }

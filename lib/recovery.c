@@ -348,14 +348,8 @@ collect_slot (void *opaque, uint64_t block, const struct ow_loc *loc)
 
   if (loc->kind != OW_LOC_DATA || loc->lz4)
     return 0;
-  if (sr->n == sr->cap) {
-    size_t c = sr->cap ? sr->cap * 2 : 1024;
-    struct slot_ref *p = realloc (sr->refs, c * sizeof *p);
-    if (!p)
-      return -1;
-    sr->refs = p;
-    sr->cap = c;
-  }
+  if (ow_grow_array (&sr->refs, &sr->cap, sr->n + 1, sizeof *sr->refs) == -1)
+    return -1;
   e = ow_slots_find (sr->ov, loc->offset, &k);
   sr->refs[sr->n++] = (struct slot_ref) { loc->offset, &e->check[k] };
   return 0;

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "oneway/error.h"
+#include "oneway/util.h"
 #include "overlay-internal.h"
 
 #define EXTENTS_PER_CHUNK 1024
@@ -322,15 +323,9 @@ ow_slots_superseded (struct ow_overlay *ov, uint64_t slot, uint32_t new_tag)
   if (tag == now && !(now & 1))
     fifo_push (p, slot);
   else {
-    if (p->npending == p->pcap) {
-      size_t cap = p->pcap ? p->pcap * 2 : 256;
-      struct ow_pending_slot *q = realloc (p->pending, cap * sizeof *q);
-      if (!q) {
-        pthread_mutex_unlock (&p->lock);
-        return;                 /* the slot is only lost */
-      }
-      p->pending = q;
-      p->pcap = cap;
+    if (ow_grow_array (&p->pending, &p->pcap, p->npending + 1, sizeof *p->pending) == -1) {
+      pthread_mutex_unlock (&p->lock);
+      return;                   /* the slot is only lost */
     }
     /* Free after the flush that covers the superseding record. */
     p->pending[p->npending++] = (struct ow_pending_slot) { slot, (new_tag + 3) & ~1u };

@@ -99,6 +99,31 @@ ow_absolute_path (const char *name)
   return r;
 }
 
+int
+ow_grow_array (void *ptr, size_t *cap, size_t need, size_t elem)
+{
+  void **array = ptr, *p;
+  size_t n = *cap ? *cap : 16;
+
+  if (need <= *cap)
+    return 0;
+  while (n < need) {
+    if (n > SIZE_MAX / 2)
+      goto too_big;
+    n *= 2;
+  }
+  if (n > SIZE_MAX / elem)
+    goto too_big;
+  if (!(p = realloc (*array, n * elem)))
+    return -1;
+  *array = p;
+  *cap = n;
+  return 0;
+ too_big:
+  errno = ENOMEM;
+  return -1;
+}
+
 const char *
 ow_human_size (uint64_t bytes, char *buf, size_t len)
 {

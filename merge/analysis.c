@@ -117,14 +117,8 @@ analysis_object (struct analysis *an, uint32_t ino)
 
   if (i >= 0)
     return &an->obj[i];
-  if (an->nobj == an->capobj) {
-    size_t cap = an->capobj ? 2 * an->capobj : 64;
-    struct object *p = realloc (an->obj, cap * sizeof *p);
-    if (!p)
-      return NULL;
-    an->obj = p;
-    an->capobj = cap;
-  }
+  if (ow_grow_array (&an->obj, &an->capobj, an->nobj + 1, sizeof *an->obj) == -1)
+    return NULL;
   if (inomap_put (&an->objmap, ino, an->nobj) == -1)
     return NULL;
   o = &an->obj[an->nobj++];

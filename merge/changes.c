@@ -101,15 +101,9 @@ add_xattr (char *name, char *value, size_t value_len, void *data)
   /* Inline data is kept as an xattr; it is content, not an xattr. */
   if (strcmp (name, "system.data") == 0)
     return 0;
-  if (xs->n == xs->cap) {
-    size_t cap = xs->cap ? 2 * xs->cap : 8;
-    struct xattr *x = realloc (xs->x, cap * sizeof *x);
-    if (!x) {
-      xs->err = -1;
-      return XATTR_ABORT;
-    }
-    xs->x = x;
-    xs->cap = cap;
+  if (ow_grow_array (&xs->x, &xs->cap, xs->n + 1, sizeof *xs->x) == -1) {
+    xs->err = -1;
+    return XATTR_ABORT;
   }
   struct xattr *x = &xs->x[xs->n];
   x->name = strdup (name);
@@ -291,14 +285,8 @@ static int
 push_echange (struct echanges *es, uint32_t dir, int view, const struct dirents *d,
               const struct dirent_rec *r)
 {
-  if (es->n == es->cap) {
-    size_t cap = es->cap ? 2 * es->cap : 64;
-    struct echange *e = realloc (es->e, cap * sizeof *e);
-    if (!e)
-      return -1;
-    es->e = e;
-    es->cap = cap;
-  }
+  if (ow_grow_array (&es->e, &es->cap, es->n + 1, sizeof *es->e) == -1)
+    return -1;
   struct echange *e = &es->e[es->n];
   if (!(e->name = malloc (r->name_len ? r->name_len : 1)))
     return -1;
@@ -422,14 +410,8 @@ static struct change *
 new_change (struct changes *cs, enum change_kind kind, const char *type,
             uint32_t ino0, uint32_t ino1)
 {
-  if (cs->n == cs->cap) {
-    size_t cap = cs->cap ? 2 * cs->cap : 64;
-    struct change *c = realloc (cs->c, cap * sizeof *c);
-    if (!c)
-      return NULL;
-    cs->c = c;
-    cs->cap = cap;
-  }
+  if (ow_grow_array (&cs->c, &cs->cap, cs->n + 1, sizeof *cs->c) == -1)
+    return NULL;
   struct change *c = &cs->c[cs->n++];
   memset (c, 0, sizeof *c);
   c->kind = kind;

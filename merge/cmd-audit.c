@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "json.h"
 #include "oneway/escape.h"
+#include "oneway/util.h"
 
 /* A run of written blocks with one owner. */
 struct arange {
@@ -71,14 +72,8 @@ collect (struct audit *a)
         last->last_ino += ipb;
         continue;
       }
-      if (a->n == a->cap) {
-        size_t cap = a->cap ? 2 * a->cap : 64;
-        struct arange *p = realloc (a->r, cap * sizeof *p);
-        if (!p)
-          return -1;
-        a->r = p;
-        a->cap = cap;
-      }
+      if (ow_grow_array (&a->r, &a->cap, a->n + 1, sizeof *a->r) == -1)
+        return -1;
       a->r[a->n++] = (struct arange) { rg->start + i, 1, *o, o->ino + ipb - 1, NULL };
     }
   }

@@ -398,24 +398,9 @@ dirents_sort (struct dirents *d)
 static int
 add_entry (struct dirents *d, uint32_t ino, uint8_t type, const char *name, uint8_t len)
 {
-  if (d->n == d->cap) {
-    size_t cap = d->cap ? 2 * d->cap : 16;
-    struct dirent_rec *e = realloc (d->e, cap * sizeof *e);
-    if (!e)
-      return -1;
-    d->e = e;
-    d->cap = cap;
-  }
-  if (d->names_len + len > d->names_cap) {
-    size_t cap = d->names_cap ? 2 * d->names_cap : 256;
-    char *n;
-    while (cap < d->names_len + len)
-      cap *= 2;
-    if (!(n = realloc (d->names, cap)))
-      return -1;
-    d->names = n;
-    d->names_cap = cap;
-  }
+  if (ow_grow_array (&d->e, &d->cap, d->n + 1, sizeof *d->e) == -1
+      || ow_grow_array (&d->names, &d->names_cap, d->names_len + len, 1) == -1)
+    return -1;
   memcpy (d->names + d->names_len, name, len);
   d->e[d->n++] = (struct dirent_rec) { ino, type, len, d->names_len };
   d->names_len += len;
@@ -637,14 +622,8 @@ add_run (void *opaque, enum map_kind kind, uint64_t logical, uint64_t physical,
 
   if (kind != MAP_DATA)
     return 0;
-  if (rs->n == rs->cap) {
-    size_t cap = rs->cap ? 2 * rs->cap : 16;
-    struct run *r = realloc (rs->r, cap * sizeof *r);
-    if (!r)
-      return -1;
-    rs->r = r;
-    rs->cap = cap;
-  }
+  if (ow_grow_array (&rs->r, &rs->cap, rs->n + 1, sizeof *rs->r) == -1)
+    return -1;
   rs->r[rs->n++] = (struct run) { logical, physical, count, uninit };
   return 0;
 }

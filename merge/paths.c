@@ -12,6 +12,7 @@
 
 #include "oneway/error.h"
 #include "oneway/escape.h"
+#include "oneway/util.h"
 #include "paths.h"
 
 /* Deeper than any path the kernel can resolve (PATH_MAX 4096 allows
@@ -40,15 +41,9 @@ pathres_free (struct pathres *pr)
 static const struct path *
 remember (struct pathres *pr, ext2_ino_t dir, char *s, size_t len)
 {
-  if (pr->n == pr->cap) {
-    size_t cap = pr->cap ? 2 * pr->cap : 64;
-    struct path *p = realloc (pr->paths, cap * sizeof *p);
-    if (!p) {
-      free (s);
-      return NULL;
-    }
-    pr->paths = p;
-    pr->cap = cap;
+  if (ow_grow_array (&pr->paths, &pr->cap, pr->n + 1, sizeof *pr->paths) == -1) {
+    free (s);
+    return NULL;
   }
   if (inomap_put (&pr->memo, dir, pr->n) == -1) {
     free (s);
@@ -198,7 +193,7 @@ pathres_walk (struct pathres *pr,
 
   inomap_init (&seen);
   if (!pathres_dir (pr, EXT2_ROOT_INO) || inomap_put (&seen, EXT2_ROOT_INO, 0) == -1
-      || !(queue = malloc ((cap = 64) * sizeof *queue))) {
+      || ow_grow_array (&queue, &cap, 1, sizeof *queue) == -1) {
     inomap_free (&seen);
     return -1;
   }
@@ -242,15 +237,8 @@ pathres_walk (struct pathres *pr,
             || !remember (pr, e->ino, out.s, out.len))
           r = -1;
       }
-      if (r == 0 && tail == cap) {
-        ext2_ino_t *q = realloc (queue, 2 * cap * sizeof *q);
-        if (!q)
-          r = -1;
-        else {
-          queue = q;
-          cap *= 2;
-        }
-      }
+      if (r == 0 && ow_grow_array (&queue, &cap, tail + 1, sizeof *queue) == -1)
+        r = -1;
       if (r == 0)
         queue[tail++] = e->ino;
     }

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include "oneway/util.h"
 #include "rangeset.h"
 
 void
@@ -36,14 +37,8 @@ rangeset_add (struct rangeset *s, uint64_t start, uint64_t count)
       return 0;
     }
   }
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? 2 * s->cap : 64;
-    struct range *r = realloc (s->r, cap * sizeof *r);
-    if (!r)
-      return -1;
-    s->r = r;
-    s->cap = cap;
-  }
+  if (ow_grow_array (&s->r, &s->cap, s->n + 1, sizeof *s->r) == -1)
+    return -1;
   s->r[s->n++] = (struct range) { start, count, s->total };
   s->total += count;
   return 0;

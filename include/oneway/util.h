@@ -19,6 +19,12 @@ int ow_pwritev_full (int fd, struct iovec *iov, int iovcnt, uint64_t offset);
  * symlinks (an LVM path stays an LVM path).  Caller frees. */
 char *ow_absolute_path (const char *name);
 
+/* Make the array *ptr (of *cap items of elem bytes) hold at least
+ * need items, doubling its capacity as it grows.  0, or -1 (ENOMEM)
+ * with *ptr and *cap unchanged.  ptr is the address of the array's
+ * pointer, whatever its type. */
+int ow_grow_array (void *ptr, size_t *cap, size_t need, size_t elem);
+
 /* "1.5 GiB" style, into buf of at least 16 bytes. */
 const char *ow_human_size (uint64_t bytes, char *buf, size_t len);
 
