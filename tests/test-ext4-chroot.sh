@@ -13,17 +13,6 @@
 require_root
 require nbdkit nbdfuse nbdcopy nbdinfo losetup mke2fs e2fsck debugfs unshare chroot busybox
 
-serve ()
-{
-    local i
-    start_plugin "$@"
-    for (( i=0; i<200; i++ )); do
-        nbdinfo --size "$(uri $1)" >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    fail "nbdkit $1 does not answer"
-}
-
 # The root tree: static busybox, its applets, a few devices, and files
 # that the SEE will change, rename, delete or leave alone.
 tree=$tmp/tree

@@ -30,17 +30,6 @@ truth_only=${MERGE_TRUTH_ONLY:-0}
 # selects the view.
 cat_base_view=(--base-view)
 
-serve ()
-{
-    local i
-    start_plugin "$@"
-    for (( i=0; i<200; i++ )); do
-        nbdinfo --size "$(uri $1)" >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    fail "nbdkit $1 does not answer"
-}
-
 # ro_mount IMG DIR: a read-only loop mount that replays nothing.
 ro_mount ()
 {
