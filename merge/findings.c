@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "findings.h"
 
@@ -23,6 +24,13 @@ findings_add (struct findings *f, const char *fmt, ...)
   if (vasprintf (&m, fmt, ap) == -1)
     m = NULL;
   va_end (ap);
+  /* The same structure is often met twice (mapped for the audit, then
+   * for the comparison): say it once. */
+  for (size_t i = 0; m && i < f->n; i++)
+    if (strcmp (f->msg[i], m) == 0) {
+      free (m);
+      return;
+    }
   p = m ? realloc (f->msg, (f->n + 1) * sizeof *p) : NULL;
   if (!p) {
     free (m);

@@ -60,16 +60,35 @@ lookup (struct pathres *pr, ext2_ino_t dir)
   return i >= 0 ? &pr->paths[i] : NULL;
 }
 
+static int
+walk_nothing (void *opaque, ext2_ino_t dir, const struct dirents *d)
+{
+  (void) opaque; (void) dir; (void) d;
+  return 0;
+}
+
 static const struct path *
 unreachable (struct pathres *pr, ext2_ino_t dir, const char *why)
 {
+  const struct path *p;
   char *s;
-  int len = asprintf (&s, "(unreachable directory inode %" PRIu32 ")", dir);
+  int len;
 
-  if (len < 0)
+  findings_add (pr->x->findings, "%s: the way up from directory inode %" PRIu32
+                " is broken: %s", pr->x->label, dir, why);
+  /* A crafted ".." can break the climb to a directory that the root
+   * still reaches: one walk from the root names every directory it
+   * can, and is only needed here. */
+  if (!pr->walked && !pr->walking) {
+    pr->walking = true;
+    if (pathres_walk (pr, walk_nothing, NULL) == -1)
+      return NULL;
+    pr->walking = false;
+    if ((p = lookup (pr, dir)))
+      return p;
+  }
+  if ((len = asprintf (&s, "(unreachable directory inode %" PRIu32 ")", dir)) < 0)
     return NULL;
-  findings_add (pr->x->findings, "%s: no path leads to directory inode %" PRIu32 ": %s",
-                pr->x->label, dir, why);
   return remember (pr, dir, s, len);
 }
 

@@ -29,7 +29,8 @@ struct pathres {
   size_t n, cap;
   struct dirents cached;        /* the last parent listed, and its inode */
   ext2_ino_t cached_ino;
-  bool walked;
+  bool walked;                  /* every directory the root reaches is named */
+  bool walking;
 };
 
 void pathres_init (struct pathres *pr, struct extfs *x);
