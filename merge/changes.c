@@ -15,6 +15,7 @@
 #include <et/com_err.h>
 
 #include "changes.h"
+#include "oneway/escape.h"
 #include "oneway/util.h"
 
 const char *const aspect_names[ASPECTS] = {
@@ -595,6 +596,14 @@ emit_replaced (struct analysis *an, struct plan *p, struct changes *cs)
         goto out;
       c->path = names[S0][i];
       names[S0][i].s = NULL;
+    }
+  if (!o->live[S1])
+    for (size_t i = 0; i < p->na; i++) {
+      char *e = ow_escape (names[S1][i].s, names[S1][i].len);
+      findings_add (&an->findings, "SEE view: %s names inode %" PRIu32 ", which is not in "
+                    "use (no mode, no links, or deleted): a crafted entry, left out",
+                    e ? e : "?", o->ino);
+      free (e);
     }
   if (o->live[S1]) {
     size_t first = cs->n;
