@@ -455,7 +455,7 @@ changes_free (struct changes *cs)
 /* Per object: its entry changes and what else the walk must find. */
 struct plan {
   size_t obj;
-  struct echange *e;            /* its run in the sorted entry changes */
+  struct echange *e;            /* its run in the sorted entry changes, or NULL */
   size_t nr, na;                /* removed (first), then added */
   int what;
   bool walk[2];                 /* names from the walk of view v */
@@ -519,7 +519,7 @@ emit_same (struct analysis *an, struct plan *p, struct changes *cs)
   int r = -1;
 
   if (entry_paths (an, S0, p->e, p->nr, &rp) == -1
-      || entry_paths (an, S1, p->e + p->nr, p->na, &ap) == -1)
+      || entry_paths (an, S1, p->e ? p->e + p->nr : NULL, p->na, &ap) == -1)
     goto out;
   if (LINUX_S_ISDIR (o->in[S1].i_mode)) {
     /* A directory has one name: its entry in its parent. */
@@ -589,7 +589,7 @@ emit_replaced (struct analysis *an, struct plan *p, struct changes *cs)
   int r = -1;
 
   if (entry_paths (an, S0, p->e, p->nr, &names[S0]) == -1
-      || entry_paths (an, S1, p->e + p->nr, p->na, &names[S1]) == -1)
+      || entry_paths (an, S1, p->e ? p->e + p->nr : NULL, p->na, &names[S1]) == -1)
     goto out;
   for (int v = S0; v <= S1; v++)
     if (p->walk[v]) {
@@ -788,8 +788,8 @@ analysis_diff (struct analysis *an, struct changes *out)
     p->obj = i;
     /* The entry changes are sorted by inode; objects are not. */
     struct echange key = { .ino = o->ino, .view = S0 };
-    struct echange *e = bsearch (&key, es.e, es.n, sizeof *es.e, compare_echange);
-    if (!e) {
+    struct echange *e = es.n ? bsearch (&key, es.e, es.n, sizeof *es.e, compare_echange) : NULL;
+    if (!e && es.n) {
       key.view = S1;
       e = bsearch (&key, es.e, es.n, sizeof *es.e, compare_echange);
     }
