@@ -207,7 +207,6 @@ pathres_walk (struct pathres *pr,
     ext2_ino_t dir = queue[head++];
     struct ext2_inode_large inode;
     struct dirents d;
-    const struct path *dp = lookup (pr, dir);
 
     if (extfs_read_inode (pr->x, dir, &inode) == -1 || !LINUX_S_ISDIR (inode.i_mode))
       continue;
@@ -228,7 +227,10 @@ pathres_walk (struct pathres *pr,
       if (inomap_put (&seen, e->ino, 0) == -1)
         r = -1;
       else if (!lookup (pr, e->ino)) {
-        if (join (dp, DIRENT_NAME (&d, e), e->name_len, &out) == -1
+        /* dir's path is looked up again for each child: remember ()
+         * may move pr->paths, so a pointer kept from before would
+         * dangle in a directory with many subdirectories. */
+        if (join (lookup (pr, dir), DIRENT_NAME (&d, e), e->name_len, &out) == -1
             || !remember (pr, e->ino, out.s, out.len))
           r = -1;
       }
