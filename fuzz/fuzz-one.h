@@ -23,7 +23,8 @@ void fuzz_free_base (void);
  * to the base's size, compared with the base block by block for the
  * written set, then analysed as audit, diff and cat would.  Errors
  * and findings are expected results, not failures: only a crash, a
- * leak or a sanitizer report is a bug. */
-void fuzz_one (const uint8_t *data, size_t size);
+ * leak, a sanitizer report or a slow input is a bug.  Returns the
+ * bytes read from both views: the work the input cost. */
+uint64_t fuzz_one (const uint8_t *data, size_t size);
 
 #endif
