@@ -720,9 +720,9 @@ entries_differ (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
 static int
 merge_replacements (struct analysis *an, struct changes *cs)
 {
-  size_t k = 0;
+  size_t k = 0, i;
 
-  for (size_t i = 0; i < cs->n; i++) {
+  for (i = 0; i < cs->n; i++) {
     struct change *d = &cs->c[i], *a = i + 1 < cs->n ? &cs->c[i + 1] : NULL;
     if (a && d->kind == CHANGE_DELETED && a->kind == CHANGE_ADDED && !a->link_of.s
         && compare_path (&d->path, &a->path) == 0) {
@@ -730,14 +730,14 @@ merge_replacements (struct analysis *an, struct changes *cs)
       struct object *o1 = analysis_object (an, a->ino[S1]);
       int what;
       if (!o0 || !o1)
-        return -1;
+        goto fail;
       /* analysis_object may move the table: take the inodes by copy. */
       struct ext2_inode_large i0 = an->obj[inomap_get (&an->objmap, d->ino[S0])].in[S0];
       struct ext2_inode_large i1 = an->obj[inomap_get (&an->objmap, a->ino[S1])].in[S1];
       int differ = entries_differ (an, d->ino[S0], &i0, a->ino[S1], &i1);
       if (differ == -1
           || (what = aspects_of (an, d->ino[S0], &i0, a->ino[S1], &i1, differ)) == -1)
-        return -1;
+        goto fail;
       a->kind = CHANGE_MODIFIED;
       a->what = what;
       a->ino[S0] = d->ino[S0];
@@ -750,6 +750,15 @@ merge_replacements (struct analysis *an, struct changes *cs)
   }
   cs->n = k;
   return 0;
+
+ fail:
+  /* Changes before i were moved down to k, and their old slots still
+   * hold copies: move the rest down too, so that changes_free frees
+   * each once. */
+  while (i < cs->n)
+    cs->c[k++] = cs->c[i++];
+  cs->n = k;
+  return -1;
 }
 
 int
