@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fuzz-one.h"
 
@@ -19,6 +20,9 @@
 
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+size_t LLVMFuzzerMutate (uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator (uint8_t *data, size_t size, size_t max_size,
+                                unsigned int seed);
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
@@ -44,4 +48,26 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   fuzz_one (data, size);
   return 0;
+}
+
+/* libFuzzer's mutations insert and erase bytes, which shift the rest
+ * of an image and leave garbage that the superblock check refuses.
+ * Most mutations here work in place on one piece of the image, the
+ * size of a block of the base, so that the rest keeps its structure;
+ * one in eight is libFuzzer's own, which can change the length. */
+#define PIECE 1024
+
+size_t
+LLVMFuzzerCustomMutator (uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+  uint8_t piece[PIECE];
+  size_t at, n;
+
+  if (size < PIECE || seed % 8 == 0)
+    return LLVMFuzzerMutate (data, size, max_size);
+  at = (size_t) (seed / 8) % (size / PIECE) * PIECE;
+  memcpy (piece, data + at, PIECE);
+  n = LLVMFuzzerMutate (piece, PIECE, PIECE);
+  memcpy (data + at, piece, n);
+  return size;
 }
