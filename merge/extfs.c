@@ -462,7 +462,7 @@ dir_run (void *opaque, enum map_kind kind, uint64_t logical, uint64_t physical,
     if (w->x->dir_budget == 0) {
       if (!w->x->dir_budget_spent)
         findings_add (w->x->findings, "%s: the directories read add up to more blocks "
-                      "than a few times the filesystem's size (first seen at directory "
+                      "than 16 times the filesystem's size (first seen at directory "
                       "inode %" PRIu32 "): they share blocks; listing stopped there, so "
                       "some entries may be missing", w->x->label, w->ino);
       w->x->dir_budget_spent = true;
