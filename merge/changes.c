@@ -442,7 +442,7 @@ changes_free (struct changes *cs)
 /* Per object: its entry changes and what else the walk must find. */
 struct plan {
   size_t obj;
-  struct echange *e;            /* its run in the sorted entry changes */
+  struct echange *e;            /* its run in the sorted entry changes, or NULL */
   size_t nr, na;                /* removed (first), then added */
   int what;
   bool walk[2];                 /* names from the walk of view v */
@@ -506,7 +506,7 @@ emit_same (struct analysis *an, struct plan *p, struct changes *cs)
   int r = -1;
 
   if (entry_paths (an, S0, p->e, p->nr, &rp) == -1
-      || entry_paths (an, S1, p->e + p->nr, p->na, &ap) == -1)
+      || entry_paths (an, S1, p->e ? p->e + p->nr : NULL, p->na, &ap) == -1)
     goto out;
   if (LINUX_S_ISDIR (o->in[S1].i_mode)) {
     /* A directory has one name: its entry in its parent. */
@@ -576,7 +576,7 @@ emit_replaced (struct analysis *an, struct plan *p, struct changes *cs)
   int r = -1;
 
   if (entry_paths (an, S0, p->e, p->nr, &names[S0]) == -1
-      || entry_paths (an, S1, p->e + p->nr, p->na, &names[S1]) == -1)
+      || entry_paths (an, S1, p->e ? p->e + p->nr : NULL, p->na, &names[S1]) == -1)
     goto out;
   for (int v = S0; v <= S1; v++)
     if (p->walk[v]) {
@@ -715,9 +715,9 @@ entries_differ (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
 static int
 merge_replacements (struct analysis *an, struct changes *cs)
 {
-  size_t k = 0;
+  size_t k = 0, i;
 
-  for (size_t i = 0; i < cs->n; i++) {
+  for (i = 0; i < cs->n; i++) {
     struct change *d = &cs->c[i], *a = i + 1 < cs->n ? &cs->c[i + 1] : NULL;
     if (a && d->kind == CHANGE_DELETED && a->kind == CHANGE_ADDED && !a->link_of.s
         && compare_path (&d->path, &a->path) == 0) {
@@ -725,14 +725,14 @@ merge_replacements (struct analysis *an, struct changes *cs)
       struct object *o1 = analysis_object (an, a->ino[S1]);
       int what;
       if (!o0 || !o1)
-        return -1;
+        goto fail;
       /* analysis_object may move the table: take the inodes by copy. */
       struct ext2_inode_large i0 = an->obj[inomap_get (&an->objmap, d->ino[S0])].in[S0];
       struct ext2_inode_large i1 = an->obj[inomap_get (&an->objmap, a->ino[S1])].in[S1];
       int differ = entries_differ (an, d->ino[S0], &i0, a->ino[S1], &i1);
       if (differ == -1
           || (what = aspects_of (an, d->ino[S0], &i0, a->ino[S1], &i1, differ)) == -1)
-        return -1;
+        goto fail;
       a->kind = CHANGE_MODIFIED;
       a->what = what;
       a->ino[S0] = d->ino[S0];
@@ -745,6 +745,15 @@ merge_replacements (struct analysis *an, struct changes *cs)
   }
   cs->n = k;
   return 0;
+
+ fail:
+  /* Changes before i were moved down to k, and their old slots still
+   * hold copies: move the rest down too, so that changes_free frees
+   * each once. */
+  while (i < cs->n)
+    cs->c[k++] = cs->c[i++];
+  cs->n = k;
+  return -1;
 }
 
 int

@@ -37,6 +37,12 @@ struct extfs {
    * file would spend the whole budget, and every walk after it
    * (directories too) would find nothing. */
   uint64_t inode_budget;
+  /* Directory blocks still allowed to be read, over all listings: one
+   * extent can name 32768 blocks, so the walk budget alone lets
+   * crafted directories that share their blocks make every listing
+   * DIR_MAX_BLOCKS long. */
+  uint64_t dir_budget;
+  bool dir_budget_spent;
 };
 
 /* Open the ext filesystem that p found on d.  Refuses (-1, with a
@@ -84,7 +90,9 @@ int extfs_block_marked (struct extfs *x, uint64_t block);
 /* A directory's entries.  Names are bytes (not terminated); "." and
  * ".." are left out, the parent is returned apart.  Entries whose
  * names cannot be part of a path ('/' or NUL inside, empty) are left
- * out with a finding.  Bounded by DIR_MAX_BLOCKS and DIR_MAX_ENTRIES. */
+ * out with a finding.  Bounded by DIR_MAX_BLOCKS and DIR_MAX_ENTRIES,
+ * and all listings together by the directory budget (16 times the
+ * filesystem's size). */
 #define DIR_MAX_BLOCKS (1u << 16)
 #define DIR_MAX_ENTRIES (1u << 22)
 struct dirent_rec {

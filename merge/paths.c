@@ -251,7 +251,9 @@ pathres_walk (struct pathres *pr,
       if (inomap_put (&seen, e->ino, 0) == -1)
         r = -1;
       else if (!lookup (pr, e->ino)) {
-        /* Looked up each time: remember () may move the table. */
+        /* dir's path is looked up again for each child: remember ()
+         * may move pr->paths, so a pointer kept from before would
+         * dangle in a directory with many subdirectories. */
         if (join (lookup (pr, dir), DIRENT_NAME (&d, e), e->name_len, &out) == -1
             || !remember (pr, e->ino, out.s, out.len))
           r = -1;
