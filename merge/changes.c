@@ -28,6 +28,20 @@ const char *const change_kind_names[CHANGE_KINDS] = {
 
 /* ---- comparing two inodes ------------------------------------------ */
 
+/* What a file holds at logical block l, as extfs_segment_at says;
+ * inline data is "mapped" over its own length and a hole after it. */
+static struct segment
+file_segment (const struct extfs_file *f, uint64_t l, uint32_t bs)
+{
+  uint64_t inline_blocks = f->inline_len / bs + (f->inline_len % bs != 0);
+
+  if (!f->is_inline)
+    return extfs_segment_at (&f->runs, l);
+  if (l < inline_blocks)
+    return (struct segment) { .mapped = true, .len = inline_blocks - l };
+  return (struct segment) { .len = UINT64_MAX };
+}
+
 /* 1 if the bytes of two regular files differ, 0 if not, -1 on error. */
 static int
 content_differs (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
@@ -54,17 +68,17 @@ content_differs (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
 
   uint64_t nblocks = size / bs + (size % bs != 0);
   for (uint64_t l = 0; l < nblocks && r == 0;) {
-    struct segment s0 = f0.is_inline ? (struct segment) { .len = UINT64_MAX } : extfs_segment_at (&f0.runs, l);
-    struct segment s1 = f1.is_inline ? (struct segment) { .len = UINT64_MAX } : extfs_segment_at (&f1.runs, l);
+    struct segment s0 = file_segment (&f0, l, bs), s1 = file_segment (&f1, l, bs);
     uint64_t len = ow_min64 (ow_min64 (s0.len, s1.len), nblocks - l);
     bool zero0 = !s0.mapped || s0.uninit, zero1 = !s1.mapped || s1.uninit;
 
     /* Equal without reading: both read as zeroes, or both are the
-     * same blocks and the SEE wrote none of them. */
-    if (!f0.is_inline && !f1.is_inline
-        && ((zero0 && zero1)
-            || (s0.mapped && s1.mapped && !zero0 && !zero1 && s0.physical == s1.physical
-                && !rangeset_intersects (&an->written, s1.physical, len)))) {
+     * same blocks and the SEE wrote none of them.  So a huge sparse
+     * file costs its mapped blocks, not its size. */
+    if ((zero0 && zero1)
+        || (!f0.is_inline && !f1.is_inline && !zero0 && !zero1
+            && s0.physical == s1.physical
+            && !rangeset_intersects (&an->written, s1.physical, len))) {
       l += len;
       continue;
     }

@@ -586,6 +586,44 @@ first_data_block (void *opaque, enum map_kind kind, uint64_t logical,
   return 0;
 }
 
+ext2_ino_t
+extfs_dir_parent (struct extfs *x, ext2_ino_t ino)
+{
+  struct ext2_inode_large inode;
+  struct first_block f = { 0, false };
+  ext2_ino_t parent = 0;
+  char *buf;
+
+  if (extfs_read_inode (x, ino, &inode) == -1 || !LINUX_S_ISDIR (inode.i_mode)
+      || !extfs_inode_live (&inode))
+    return 0;
+  if (inode.i_flags & EXT4_INLINE_DATA_FL) {
+    size_t len;
+    if (extfs_read_inline (x, ino, &inode, &buf, &len) == -1)
+      return 0;
+    if (len >= 4)
+      memcpy (&parent, buf, 4);             /* little-endian, as ext4 */
+    free (buf);
+    return parent <= x->fs->super->s_inodes_count ? parent : 0;
+  }
+  if (extfs_map_inode (x, ino, &inode, first_data_block, &f) == -1 || !f.found
+      || !(buf = malloc (x->bs)))
+    return 0;
+  if (disk_pread (&x->disk, buf, x->bs, f.physical * x->bs) == 0) {
+    struct ext2_dir_entry *dot = (struct ext2_dir_entry *) buf, *dotdot;
+    unsigned int rec_len;
+    if (ext2fs_get_rec_len (x->fs, dot, &rec_len) == 0 && rec_len >= 12
+        && rec_len <= x->bs - 12) {
+      dotdot = (struct ext2_dir_entry *) (buf + rec_len);
+      if (ext2fs_dirent_name_len (dotdot) == 2 && dotdot->name[0] == '.'
+          && dotdot->name[1] == '.' && dotdot->inode <= x->fs->super->s_inodes_count)
+        parent = dotdot->inode;
+    }
+  }
+  free (buf);
+  return parent;
+}
+
 int64_t
 extfs_read_symlink (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode,
                     char *buf)

@@ -115,6 +115,11 @@ void dirents_free (struct dirents *d);
 /* Sort by name (bytes), for comparing two listings. */
 void dirents_sort (struct dirents *d);
 
+/* A directory's parent, from its ".." entry alone (the second entry
+ * of its first block, or the head of its inline data): 0 if there is
+ * none to be found.  Cheaper than a listing, for climbing. */
+ext2_ino_t extfs_dir_parent (struct extfs *x, ext2_ino_t ino);
+
 /* A symlink's target, into buf of at least x->bs + 1 bytes; its length
  * or -1. */
 int64_t extfs_read_symlink (struct extfs *x, ext2_ino_t ino,

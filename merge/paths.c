@@ -144,16 +144,16 @@ pathres_dir (struct pathres *pr, ext2_ino_t dir)
       top = cur;
       break;
     }
-    const struct dirents *d;
     if (depth == MAX_DEPTH)
       return unreachable (pr, dir, "its \"..\" chain is deeper than any path can be");
     for (int i = 0; i < depth; i++)
       if (chain[i] == cur)
         return unreachable (pr, dir, "its \"..\" chain loops");
     chain[depth++] = cur;
-    if (!(d = listing (pr, cur)) || !d->parent)
+    /* ".." alone: listing each directory on the way up would push
+     * its parent, listed next, out of the cache. */
+    if (!(cur = extfs_dir_parent (pr->x, cur)))
       return unreachable (pr, dir, "a directory on its way up has no \"..\" or is not a directory");
-    cur = d->parent;
   }
 
   /* Down again: each directory's name is the entry in its parent that
