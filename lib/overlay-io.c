@@ -259,7 +259,7 @@ ow_base_view_prefetch (struct ow_overlay *ov, uint64_t count, uint64_t offset)
 void
 ow_prefetch (struct ow_overlay *ov, uint64_t count, uint64_t offset)
 {
-  uint64_t first, last, run = 0, run_start = 0;
+  uint64_t first, last, run = 0, run_start = 0, file_start = 0, file_end = 0;
 
   if (count == 0 || offset >= ov->size)
     return;
@@ -278,9 +278,16 @@ ow_prefetch (struct ow_overlay *ov, uint64_t count, uint64_t offset)
     if (run && ov->base)
       ow_base_prefetch (ov->base, block_offset (ov, run_start), run * ov->block_size);
     run = 0;
-    if (loc.kind == OW_LOC_DATA && ov->fd >= 0)
-      posix_fadvise (ov->fd, loc.offset, loc.lz4 ? loc.length : ov->block_size,
-                     POSIX_FADV_WILLNEED);
+    /* Stored blocks, merged while they follow each other in the file. */
+    uint64_t len = loc.kind != OW_LOC_DATA ? 0 : loc.lz4 ? loc.length : ov->block_size;
+    if (len && loc.offset == file_end) {
+      file_end += len;
+      continue;
+    }
+    if (file_end > file_start && ov->fd >= 0)
+      posix_fadvise (ov->fd, file_start, file_end - file_start, POSIX_FADV_WILLNEED);
+    file_start = loc.offset;
+    file_end = loc.offset + len;
   }
 }
 

@@ -216,12 +216,17 @@ find_candidates (struct analysis *an)
   if (!b0 || !b1)
     r = -1;
   else if (!an->compare_all) {
-    for (size_t k = 0; k < an->written.n; k++) {
-      const struct range *rg = &an->written.r[k];
-      for (uint64_t i = 0; i < rg->count; i++)
-        if (m->o[rg->rank + i].cls == OWNER_INODE_TABLE)
-          for (int v = S0; v <= S1; v++)
-            extfs_prefetch_blocks (&an->v[v], rg->start + i, 1);
+    for (int v = S0; v <= S1; v++) {
+      struct prefetch pf;
+      prefetch_init (&pf, &an->v[v]);
+      for (size_t k = 0; k < an->written.n; k++) {
+        const struct range *rg = &an->written.r[k];
+        for (uint64_t i = 0; i < rg->count; i++)
+          if (m->o[rg->rank + i].cls == OWNER_INODE_TABLE)
+            prefetch_blocks (&pf, rg->start + i, 1);
+      }
+      prefetch_issue (&pf);
+      prefetch_free (&pf);
     }
     /* Only written inode-table blocks can hold changed inodes. */
     for (size_t k = 0; k < an->written.n && r == 0; k++) {

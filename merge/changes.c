@@ -780,12 +780,17 @@ analysis_diff (struct analysis *an, struct changes *out)
   int r = -1;
 
   memset (out, 0, sizeof *out);
-  for (size_t i = 0; i < ncand; i++)
-    for (int v = S0; v <= S1; v++) {
+  for (int v = S0; v <= S1; v++) {
+    struct prefetch pf;
+    prefetch_init (&pf, &an->v[v]);
+    for (size_t i = 0; i < ncand; i++) {
       struct object *o = &an->obj[i];
       if (o->candidate && o->live[v] && LINUX_S_ISDIR (o->in[v].i_mode))
-        extfs_prefetch_data (&an->v[v], o->ino, &o->in[v]);
+        prefetch_data (&pf, o->ino, &o->in[v]);
     }
+    prefetch_issue (&pf);
+    prefetch_free (&pf);
+  }
   for (size_t i = 0; i < ncand; i++) {
     struct object *o = &an->obj[i];
     if (o->candidate && ((o->live[S0] && LINUX_S_ISDIR (o->in[S0].i_mode))

@@ -303,16 +303,39 @@ extfs_map_inode (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode
 }
 
 void
-extfs_prefetch_blocks (struct extfs *x, uint64_t block, uint64_t count)
+prefetch_init (struct prefetch *p, struct extfs *x)
+{
+  *p = (struct prefetch) { .x = x };
+}
+
+void
+prefetch_free (struct prefetch *p)
+{
+  free (p->r);
+  p->r = NULL;
+  p->n = p->cap = 0;
+}
+
+static void
+hint (struct extfs *x, uint64_t block, uint64_t count)
 {
   if (block < x->blocks)
     disk_prefetch (&x->disk, ow_min64 (count, x->blocks - block) * x->bs, block * x->bs);
 }
 
 void
-extfs_prefetch_inode (struct extfs *x, ext2_ino_t ino)
+prefetch_blocks (struct prefetch *p, uint64_t block, uint64_t count)
 {
-  ext2_filsys fs = x->fs;
+  if (ow_grow_array (&p->r, &p->cap, p->n + 1, sizeof *p->r) == -1)
+    hint (p->x, block, count);          /* only a hint: give it now */
+  else
+    p->r[p->n++] = (struct prefetch_run) { block, count };
+}
+
+void
+prefetch_inode (struct prefetch *p, ext2_ino_t ino)
+{
+  ext2_filsys fs = p->x->fs;
   uint32_t ipg = fs->super->s_inodes_per_group;
 
   if (ino == 0 || ino > fs->super->s_inodes_count || ipg == 0)
@@ -321,7 +344,7 @@ extfs_prefetch_inode (struct extfs *x, ext2_ino_t ino)
   if (g >= fs->group_desc_count)
     return;
   uint64_t byte = (uint64_t) ((ino - 1) % ipg) * EXT2_INODE_SIZE (fs->super);
-  extfs_prefetch_blocks (x, ext2fs_inode_table_loc (fs, g) + byte / x->bs, 1);
+  prefetch_blocks (p, ext2fs_inode_table_loc (fs, g) + byte / p->x->bs, 1);
 }
 
 static int
@@ -330,14 +353,35 @@ prefetch_run (void *opaque, enum map_kind kind, uint64_t logical, uint64_t physi
 {
   (void) logical;
   if (kind == MAP_DATA && !uninit)
-    extfs_prefetch_blocks (opaque, physical, ow_min64 (count, DIR_MAX_BLOCKS));
+    prefetch_blocks (opaque, physical, ow_min64 (count, DIR_MAX_BLOCKS));
   return 0;
 }
 
 void
-extfs_prefetch_data (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode)
+prefetch_data (struct prefetch *p, ext2_ino_t ino, struct ext2_inode_large *inode)
 {
-  extfs_map_inode (x, ino, inode, prefetch_run, x);
+  extfs_map_inode (p->x, ino, inode, prefetch_run, p);
+}
+
+static int
+compare_prefetch (const void *a, const void *b)
+{
+  const struct prefetch_run *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+void
+prefetch_issue (struct prefetch *p)
+{
+  if (p->n > 1)
+    qsort (p->r, p->n, sizeof *p->r, compare_prefetch);
+  for (size_t i = 0; i < p->n;) {
+    uint64_t start = p->r[i].start, end = start + p->r[i].count;
+    for (i++; i < p->n && p->r[i].start <= end; i++)
+      end = end > p->r[i].start + p->r[i].count ? end : p->r[i].start + p->r[i].count;
+    hint (p->x, start, end - start);
+  }
+  p->n = 0;
 }
 
 int

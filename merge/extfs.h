@@ -78,11 +78,23 @@ typedef int (*map_fn) (void *opaque, enum map_kind kind, uint64_t logical,
 int extfs_map_inode (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode,
                      map_fn fn, void *opaque);
 
-/* Hints: these will be read soon (see disk_prefetch). */
-void extfs_prefetch_blocks (struct extfs *x, uint64_t block, uint64_t count);
-void extfs_prefetch_inode (struct extfs *x, ext2_ino_t ino);
-/* The data blocks of an inode (its extent tree is read to find them). */
-void extfs_prefetch_data (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode);
+/* Hints that blocks will be read soon (see disk_prefetch), gathered
+ * in a batch and given merged and in order: one hint per run, not one
+ * per block. */
+struct prefetch {
+  struct extfs *x;
+  struct prefetch_run { uint64_t start, count; } *r;
+  size_t n, cap;
+};
+void prefetch_init (struct prefetch *p, struct extfs *x);
+void prefetch_blocks (struct prefetch *p, uint64_t block, uint64_t count);
+/* The inode-table block that holds ino. */
+void prefetch_inode (struct prefetch *p, ext2_ino_t ino);
+/* An inode's data blocks (its extent tree is read to find them). */
+void prefetch_data (struct prefetch *p, ext2_ino_t ino, struct ext2_inode_large *inode);
+/* Give the hints and empty the batch. */
+void prefetch_issue (struct prefetch *p);
+void prefetch_free (struct prefetch *p);
 
 /* Whether block is marked in use in its group's bitmap; -1 on error. */
 int extfs_block_marked (struct extfs *x, uint64_t block);

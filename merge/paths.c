@@ -220,13 +220,18 @@ pathres_walk (struct pathres *pr,
   for (size_t level_end = tail; head < tail && r == 0; level_end = tail) {
    /* A level at a time: first hints for all its inodes and blocks, so
     * that a cold cache reads them together, then the listings. */
+   struct prefetch pf;
+   prefetch_init (&pf, pr->x);
    for (size_t i = head; i < level_end; i++)
-     extfs_prefetch_inode (pr->x, queue[i]);
+     prefetch_inode (&pf, queue[i]);
+   prefetch_issue (&pf);
    for (size_t i = head; i < level_end; i++) {
      struct ext2_inode_large inode;
      if (extfs_read_inode (pr->x, queue[i], &inode) == 0 && LINUX_S_ISDIR (inode.i_mode))
-       extfs_prefetch_data (pr->x, queue[i], &inode);
+       prefetch_data (&pf, queue[i], &inode);
    }
+   prefetch_issue (&pf);
+   prefetch_free (&pf);
    while (head < level_end && r == 0) {
     ext2_ino_t dir = queue[head++];
     struct ext2_inode_large inode;
