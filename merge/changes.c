@@ -152,13 +152,11 @@ xattrs_free (struct xattrs *xs)
 }
 
 static int
-read_xattrs (struct extfs *x, uint32_t ino, struct ext2_inode_large *inode, struct xattrs *xs)
+read_xattrs (struct extfs *x, uint32_t ino, struct xattrs *xs)
 {
   struct ext2_xattr_handle *h;
   errcode_t err;
 
-  memset (xs, 0, sizeof *xs);
-  (void) inode;
   /* By inode number: the in-inode xattrs lie past the part of the
    * inode that struct ext2_inode_large holds. */
   err = ext2fs_xattrs_open (x->fs, ino, &h);
@@ -177,13 +175,12 @@ read_xattrs (struct extfs *x, uint32_t ino, struct ext2_inode_large *inode, stru
 }
 
 static int
-xattrs_differ (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
-               uint32_t ino1, struct ext2_inode_large *b)
+xattrs_differ (struct analysis *an, uint32_t ino0, uint32_t ino1)
 {
-  struct xattrs x0, x1;
+  struct xattrs x0 = { 0 }, x1 = { 0 };
   int r = 0;
 
-  if (read_xattrs (&an->v[S0], ino0, a, &x0) == -1 || read_xattrs (&an->v[S1], ino1, b, &x1) == -1)
+  if (read_xattrs (&an->v[S0], ino0, &x0) == -1 || read_xattrs (&an->v[S1], ino1, &x1) == -1)
     r = -1;
   else if (x0.n != x1.n)
     r = 1;
@@ -271,7 +268,7 @@ aspects_of (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
            && a->i_mtime_extra != b->i_mtime_extra))
       && !(dir && LINUX_S_ISDIR (a->i_mode) && entries_changed))
     w |= 1u << ASPECT_MTIME;
-  if ((r = xattrs_differ (an, ino0, a, ino1, b)) == -1)
+  if ((r = xattrs_differ (an, ino0, ino1)) == -1)
     return -1;
   if (r)
     w |= 1u << ASPECT_XATTRS;
