@@ -43,12 +43,12 @@ has_path (const struct analysis *an, const struct owner *o)
 }
 
 static bool
-continues (const struct arange *r, const struct owner *o, uint32_t inodes_per_block)
+continues (const struct arange *r, const struct owner *o)
 {
   if (r->o.cls != o->cls)
     return false;
   if (o->cls == OWNER_INODE_TABLE)
-    return o->ino == r->last_ino + 1 || inodes_per_block == 0;
+    return o->ino == r->last_ino + 1;
   if (o->cls == OWNER_FILE_DATA || o->cls == OWNER_DIRECTORY)
     return o->ino == r->o.ino && o->file_block == r->o.file_block + r->count;
   return o->ino == r->o.ino;
@@ -67,9 +67,10 @@ collect (struct audit *a)
       struct arange *last = a->n ? &a->r[a->n - 1] : NULL;
       a->classes[o->cls]++;
       a->written++;
-      if (last && last->start + last->count == rg->start + i && continues (last, o, ipb)) {
+      if (last && last->start + last->count == rg->start + i && continues (last, o)) {
         last->count++;
-        last->last_ino += ipb;
+        if (o->cls == OWNER_INODE_TABLE)
+          last->last_ino += ipb;
         continue;
       }
       if (ow_grow_array (&a->r, &a->cap, a->n + 1, sizeof *a->r) == -1)
