@@ -20,6 +20,8 @@
 
 #include <libnbd.h>
 
+#include "libnbd-loader.h"
+
 #include "oneway/base.h"
 #include "oneway/error.h"
 #include "oneway/util.h"
@@ -92,60 +94,62 @@ open_file (struct ow_base *b)
 static struct nbd_handle *
 connect_extra (const char *uri, int timeout_ms)
 {
-  struct nbd_handle *h = nbd_create ();
+  struct nbd_handle *h = ow_libnbd.create ();
   struct timespec start, now;
 
   if (!h)
     return NULL;
   clock_gettime (CLOCK_MONOTONIC, &start);
-  if (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1
-      || nbd_aio_connect_uri (h, uri) == -1)
+  if (ow_libnbd.add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1
+      || ow_libnbd.aio_connect_uri (h, uri) == -1)
     goto fail;
-  while (!nbd_aio_is_ready (h)) {
+  while (!ow_libnbd.aio_is_ready (h)) {
     int left;
-    if (nbd_aio_is_dead (h) || nbd_aio_is_closed (h))
+    if (ow_libnbd.aio_is_dead (h) || ow_libnbd.aio_is_closed (h))
       goto fail;
     clock_gettime (CLOCK_MONOTONIC, &now);
     left = timeout_ms - ((now.tv_sec - start.tv_sec) * 1000
                          + (now.tv_nsec - start.tv_nsec) / 1000000);
-    if (left <= 0 || nbd_poll (h, left) == -1)
+    if (left <= 0 || ow_libnbd.poll (h, left) == -1)
       goto fail;
   }
   return h;
  fail:
-  nbd_close (h);
+  ow_libnbd.close (h);
   return NULL;
 }
 
 static int
 open_nbd (struct ow_base *b)
 {
-  struct nbd_handle *h = nbd_create ();
+  struct nbd_handle *h;
   int64_t size;
 
-  if (!h) {
+  if (ow_libnbd_load () == -1)
+    return -1;
+  if (!(h = ow_libnbd.create ())) {
     errno = ENOMEM;
-    ow_error ("libnbd: %s", nbd_get_error ());
+    ow_error ("libnbd: %s", ow_libnbd.get_error ());
     return -1;
   }
   b->nbd[b->nbd_count++] = h;
-  if (nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1
-      || nbd_connect_uri (h, b->name) == -1) {
-    errno = nbd_get_errno () ? nbd_get_errno () : EIO;
-    ow_error ("cannot connect to base %s: %s", b->name, nbd_get_error ());
+  if (ow_libnbd.add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1
+      || ow_libnbd.connect_uri (h, b->name) == -1) {
+    errno = ow_libnbd.get_errno () ? ow_libnbd.get_errno () : EIO;
+    ow_error ("cannot connect to base %s: %s", b->name, ow_libnbd.get_error ());
     return -1;
   }
-  size = nbd_get_size (h);
+  size = ow_libnbd.get_size (h);
   if (size < 0) {
     errno = EIO;
-    ow_error ("cannot get the size of base %s: %s", b->name, nbd_get_error ());
+    ow_error ("cannot get the size of base %s: %s", b->name, ow_libnbd.get_error ());
     return -1;
   }
   b->size = size;
-  b->nbd_allocation = nbd_can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
+  b->nbd_allocation = ow_libnbd.can_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
   /* More connections only where the server says they see the same
    * data; each read uses one, so they are what makes reads parallel. */
-  if (nbd_can_multi_conn (h) == 1)
+  if (ow_libnbd.can_multi_conn (h) == 1)
     while (b->nbd_count < NBD_POOL) {
       struct nbd_handle *extra = connect_extra (b->name, 1000);
       if (!extra)
@@ -194,8 +198,8 @@ ow_base_close (struct ow_base *b)
   if (b->fd >= 0)
     close (b->fd);
   for (int i = 0; i < b->nbd_count; i++) {
-    nbd_shutdown (b->nbd[i], 0);
-    nbd_close (b->nbd[i]);
+    ow_libnbd.shutdown (b->nbd[i], 0);
+    ow_libnbd.close (b->nbd[i]);
   }
   pthread_mutex_destroy (&b->lock);
   pthread_cond_destroy (&b->freed);
@@ -245,22 +249,22 @@ give_handle (struct ow_base *b, int slot)
 #define NBD_MAX_REQUEST (32 * 1024 * 1024)
 
 static int
-nbd_read (struct ow_base *b, void *buf, uint64_t count, uint64_t offset)
+read_from_nbd (struct ow_base *b, void *buf, uint64_t count, uint64_t offset)
 {
   int slot, r = 0;
   struct nbd_handle *h = take_handle (b, &slot);
 
   while (count && r == 0) {
     uint64_t n = count < NBD_MAX_REQUEST ? count : NBD_MAX_REQUEST;
-    r = nbd_pread (h, buf, n, offset, 0);
+    r = ow_libnbd.pread (h, buf, n, offset, 0);
     buf = (char *) buf + n;
     offset += n;
     count -= n;
   }
   if (r == -1) {
-    errno = nbd_get_errno () ? nbd_get_errno () : EIO;
+    errno = ow_libnbd.get_errno () ? ow_libnbd.get_errno () : EIO;
     ow_error ("reading base %s at offset %" PRIu64 ": %s",
-              b->name, offset, nbd_get_error ());
+              b->name, offset, ow_libnbd.get_error ());
   }
   give_handle (b, slot);
   return r;
@@ -276,7 +280,7 @@ ow_base_pread (struct ow_base *b, void *buf, uint64_t count, uint64_t offset)
     return -1;
   }
   if (b->fd < 0)
-    return nbd_read (b, buf, count, offset);
+    return read_from_nbd (b, buf, count, offset);
   if (ow_pread_full (b->fd, buf, count, offset) == -1) {
     ow_error ("reading base %s at offset %" PRIu64 ": %m", b->name, offset);
     return -1;
@@ -345,7 +349,7 @@ ow_base_extent (struct ow_base *b, uint64_t offset, uint64_t len, bool *hole)
     int slot;
     struct nbd_handle *h = take_handle (b, &slot);
     uint64_t n = len < NBD_MAX_REQUEST ? len : NBD_MAX_REQUEST;
-    int r = nbd_block_status (h, n, offset,
+    int r = ow_libnbd.block_status (h, n, offset,
                               (nbd_extent_callback) { .callback = extent_cb,
                                                       .user_data = &w }, 0);
     give_handle (b, slot);
