@@ -1,9 +1,7 @@
 #!/usr/bin/python3
 # Helpers for tests/test-merge-hostile.sh: byte surgery on ext4 images,
-# pushing a crafted image into an overlay through NBD, and checking the
-# structural promises of oneway-merge's JSON output.
+# and checking the structural promises of oneway-merge's JSON output.
 #
-#   push BASE SEE URI            write through NBD the blocks of SEE that differ from BASE
 #   poke IMG OFFSET FMT VALUE... struct.pack(FMT, VALUES) at OFFSET ("<I", "<H" ...);
 #                                a VALUE "s:TEXT" is bytes
 #   peek IMG OFFSET FMT          print struct.unpack(FMT) at OFFSET
@@ -21,28 +19,6 @@ import json
 import os
 import struct
 import sys
-
-
-def push(base, see, uri):
-    import nbd
-    bs = 4096
-    h = nbd.NBD()
-    h.connect_uri(uri)
-    n = 0
-    with open(base, "rb") as fb, open(see, "rb") as fs:
-        off = 0
-        while True:
-            a = fb.read(bs)
-            b = fs.read(bs)
-            if not b:
-                break
-            if a != b:
-                h.pwrite(b, off)
-                n += 1
-            off += bs
-    h.flush()
-    h.shutdown()
-    print("pushed %d blocks" % n)
 
 
 def parse_value(v):
@@ -176,9 +152,7 @@ def check_diff(path):
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == "push":
-        push(*args)
-    elif cmd == "poke":
+    if cmd == "poke":
         poke(args[0], int(args[1], 0), args[2], args[3:])
     elif cmd == "peek":
         peek(args[0], int(args[1], 0), args[2])

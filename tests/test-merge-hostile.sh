@@ -61,13 +61,9 @@ new_see () { see=$tmp/$1.img; cp "${2:-$base}" "$see"; }
 # BASE and $tmp/NAME.img, written through the plugin.
 push ()
 {
-    local name=$1 b=${2:-$base} cmd
+    local name=$1
     rm -f "$tmp/$name.ow"
-    printf -v cmd '%q ' "${hx[@]}" push "$b" "$tmp/$name.img"
-    env $(_nbdkit_env) nbdkit -U - "$plugin" base="$b" overlay="$tmp/$name.ow" \
-        --run "$cmd \"\$uri\"" > "$tmp/$name.push" 2>&1 ||
-        { cat "$tmp/$name.push"; fail "$name: writing the crafted image through the plugin failed"; }
-    grep -q 'pushed [1-9]' "$tmp/$name.push" || fail "$name: the crafting changed nothing"
+    overlay_of_image "${2:-$base}" "$tmp/$name.img" "$tmp/$name.ow"
     rm -f "$tmp/$name.img"
 }
 
