@@ -99,16 +99,25 @@ inside (const struct disk *d, uint64_t count, uint64_t offset)
   return offset <= d->size && count <= d->size - offset;
 }
 
+/* A request past the end is refused with a message: callers check
+ * block numbers, so this is the last guard, not the first. */
+static bool
+request_inside (const struct disk *d, const char *what, uint64_t count, uint64_t offset)
+{
+  if (inside (d, count, offset))
+    return true;
+  errno = EIO;
+  ow_error ("%s: %s of %llu bytes at %llu is past its end (%llu bytes)", d->label, what,
+            (unsigned long long) count, (unsigned long long) offset,
+            (unsigned long long) d->size);
+  return false;
+}
+
 int
 disk_pread (const struct disk *d, void *buf, uint64_t count, uint64_t offset)
 {
-  if (!inside (d, count, offset)) {
-    errno = EIO;
-    ow_error ("%s: read of %llu bytes at %llu is past its end (%llu bytes)",
-              d->label, (unsigned long long) count, (unsigned long long) offset,
-              (unsigned long long) d->size);
+  if (!request_inside (d, "read", count, offset))
     return -1;
-  }
   return count ? d->pread (d->h, buf, count, d->start + offset) : 0;
 }
 
@@ -120,13 +129,8 @@ disk_pwrite (const struct disk *d, const void *buf, uint64_t count, uint64_t off
     ow_error ("%s is read-only here", d->label);
     return -1;
   }
-  if (!inside (d, count, offset)) {
-    errno = EIO;
-    ow_error ("%s: write of %llu bytes at %llu is past its end (%llu bytes)",
-              d->label, (unsigned long long) count, (unsigned long long) offset,
-              (unsigned long long) d->size);
+  if (!request_inside (d, "write", count, offset))
     return -1;
-  }
   return count ? d->pwrite (d->h, buf, count, d->start + offset) : 0;
 }
 
