@@ -8,9 +8,8 @@
  */
 #include <config.h>
 
-#include <fcntl.h>
-
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <lz4.h>
 #include <stdlib.h>
