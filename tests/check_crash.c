@@ -1,15 +1,10 @@
 /* oneway: crash-point test of the overlay engine.
  * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
  *
- * The overlay file is simulated in memory and made to fail at its Nth
- * write, sync or truncate, for every N the workload reaches.  Two kinds
- * of crash are then replayed:
- *  - the process dies: what it wrote stays, the write it was doing is
- *    torn at a random point;
- *  - the power goes: only what was synced stays for sure; each later
- *    write survives whole, not at all, or in a random subset of its
- *    512-byte sectors.
- * After each, the engine recovers the file and must show a view where
+ * The overlay file is simulated in memory (memfile.h) and made to fail
+ * at its Nth write, sync or truncate, for every N the workload reaches.
+ * Two kinds of crash are then replayed: the process dies, or the power
+ * goes.  After each, the engine recovers the file and must show a view where
  * every block holds a value it had at some point since the last
  * completed flush (never older, never a mix, never garbage), and a
  * read set holding every base read made before that flush.
@@ -21,232 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memfile.h"
 #include "oneway/overlay.h"
 #include "testlib.h"
-
-/* ---- the simulated file ---- */
-
-struct pending {
-  uint64_t off, len;            /* a truncate has data == NULL */
-  uint8_t *data;
-};
-
-struct memfile {
-  uint8_t *vol;                 /* what reads see */
-  uint64_t size, cap;
-  uint8_t *dur;                 /* as of the last sync */
-  uint64_t dur_size;
-  struct pending *pend;
-  size_t npend, pcap;
-  long ops, crash_at;
-  bool crashed;
-  unsigned rng;
-};
-
-static unsigned
-rnd (unsigned *s)
-{
-  *s = *s * 1103515245 + 12345;
-  return *s >> 8;
-}
-
-static void
-mf_reserve (struct memfile *m, uint64_t size)
-{
-  if (size > m->cap) {
-    uint64_t cap = m->cap ? m->cap : 65536;
-    while (cap < size)
-      cap *= 2;
-    m->vol = realloc (m->vol, cap);
-    ck_assert_ptr_nonnull (m->vol);
-    memset (m->vol + m->cap, 0, cap - m->cap);
-    m->cap = cap;
-  }
-}
-
-static void
-mf_put (struct memfile *m, uint64_t off, const uint8_t *p, uint64_t len)
-{
-  if (len == 0)
-    return;
-  mf_reserve (m, off + len);
-  if (off > m->size)
-    memset (m->vol + m->size, 0, off - m->size);
-  memcpy (m->vol + off, p, len);
-  if (off + len > m->size)
-    m->size = off + len;
-}
-
-static void
-mf_set_size (struct memfile *m, uint64_t size)
-{
-  mf_reserve (m, size);
-  if (size > m->size)
-    memset (m->vol + m->size, 0, size - m->size);
-  m->size = size;
-}
-
-static void
-mf_add_pending (struct memfile *m, uint64_t off, const uint8_t *p, uint64_t len)
-{
-  if (m->npend == m->pcap) {
-    m->pcap = m->pcap ? m->pcap * 2 : 64;
-    m->pend = realloc (m->pend, m->pcap * sizeof *m->pend);
-  }
-  m->pend[m->npend].off = off;
-  m->pend[m->npend].len = len;
-  m->pend[m->npend].data = NULL;
-  if (p) {
-    m->pend[m->npend].data = malloc (len ? len : 1);
-    memcpy (m->pend[m->npend].data, p, len);
-  }
-  m->npend++;
-}
-
-static void
-mf_clear_pending (struct memfile *m)
-{
-  for (size_t i = 0; i < m->npend; i++)
-    free (m->pend[i].data);
-  m->npend = 0;
-}
-
-static void
-mf_free (struct memfile *m)
-{
-  mf_clear_pending (m);
-  free (m->pend);
-  free (m->vol);
-  free (m->dur);
-  memset (m, 0, sizeof *m);
-}
-
-/* Counts an operation; true if this one is where the crash happens. */
-static bool
-mf_tick (struct memfile *m)
-{
-  if (m->crashed)
-    return true;
-  if (++m->ops == m->crash_at) {
-    m->crashed = true;
-    return true;
-  }
-  return false;
-}
-
-static int
-mf_pread (void *h, void *buf, size_t count, uint64_t offset)
-{
-  struct memfile *m = h;
-  if (offset > m->size || count > m->size - offset) {
-    errno = EIO;
-    return -1;
-  }
-  memcpy (buf, m->vol + offset, count);
-  return 0;
-}
-
-static int
-mf_pwritev (void *h, const struct iovec *iov, int n, uint64_t offset)
-{
-  struct memfile *m = h;
-  bool was_crashed = m->crashed;
-  uint64_t len = 0;
-  uint8_t *flat;
-
-  for (int i = 0; i < n; i++)
-    len += iov[i].iov_len;
-  flat = malloc (len ? len : 1);
-  for (int i = 0, at = 0; i < n; at += iov[i].iov_len, i++)
-    memcpy (flat + at, iov[i].iov_base, iov[i].iov_len);
-  if (mf_tick (m)) {
-    if (!was_crashed) {
-      /* The write in progress lands torn: a random prefix. */
-      uint64_t part = len ? rnd (&m->rng) % len : 0;
-      mf_put (m, offset, flat, part);
-      mf_add_pending (m, offset, flat, part);
-    }
-    free (flat);
-    errno = EIO;
-    return -1;
-  }
-  mf_put (m, offset, flat, len);
-  mf_add_pending (m, offset, flat, len);
-  free (flat);
-  return 0;
-}
-
-static int
-mf_sync (void *h)
-{
-  struct memfile *m = h;
-  if (mf_tick (m)) {
-    errno = EIO;
-    return -1;
-  }
-  free (m->dur);
-  m->dur = malloc (m->size ? m->size : 1);
-  memcpy (m->dur, m->vol, m->size);
-  m->dur_size = m->size;
-  mf_clear_pending (m);
-  return 0;
-}
-
-static int
-mf_truncate (void *h, uint64_t size)
-{
-  struct memfile *m = h;
-  if (mf_tick (m)) {
-    errno = EIO;
-    return -1;
-  }
-  mf_set_size (m, size);
-  mf_add_pending (m, size, NULL, 0);
-  return 0;
-}
-
-static int
-mf_size (void *h, uint64_t *size)
-{
-  *size = ((struct memfile *) h)->size;
-  return 0;
-}
-
-static const struct ow_file_ops mf_ops = { mf_pread, mf_pwritev, mf_sync, mf_truncate, mf_size };
-
-/* A fresh file holding what survives a power cut of m. */
-static void
-mf_power_cut (const struct memfile *m, struct memfile *out, unsigned *rng)
-{
-  memset (out, 0, sizeof *out);
-  out->crash_at = -1;
-  mf_put (out, 0, m->dur, m->dur_size);
-  for (size_t i = 0; i < m->npend; i++) {
-    const struct pending *p = &m->pend[i];
-    unsigned how = rnd (rng) % 4;
-    if (how == 0)
-      continue;                         /* lost */
-    if (!p->data) {
-      mf_set_size (out, p->off);
-      continue;
-    }
-    if (how < 3) {
-      mf_put (out, p->off, p->data, p->len);
-      continue;
-    }
-    for (uint64_t s = 0; s < p->len; s += 512)  /* torn: some sectors */
-      if (rnd (rng) % 2)
-        mf_put (out, p->off + s, p->data + s, p->len - s < 512 ? p->len - s : 512);
-  }
-}
-
-static void
-mf_copy (const struct memfile *m, struct memfile *out)
-{
-  memset (out, 0, sizeof *out);
-  out->crash_at = -1;
-  mf_put (out, 0, m->vol, m->size);
-}
 
 /* ---- the workload and its model ---- */
 
@@ -337,27 +109,27 @@ workload (struct run *r, struct ow_overlay *ov)
   uint8_t *buf = malloc (DISK);
 
   for (int op = 0; op < 60; op++) {
-    unsigned kind = rnd (&rng) % 100;
-    uint64_t off = rnd (&rng) % DISK;
-    uint64_t len = 1 + rnd (&rng) % (kind < 50 ? 12000 : kind < 62 ? 40000 : DISK);
+    unsigned kind = mf_rand (&rng) % 100;
+    uint64_t off = mf_rand (&rng) % DISK;
+    uint64_t len = 1 + mf_rand (&rng) % (kind < 50 ? 12000 : kind < 62 ? 40000 : DISK);
     int ok;
 
-    if (rnd (&rng) % 3 == 0)
+    if (mf_rand (&rng) % 3 == 0)
       off -= off % r->bs;               /* often aligned */
     if (len > DISK - off)
       len = DISK - off;
     bool fua = false;
     if (kind < 55) {
-      tl_fill (buf, len, off, rnd (&rng));
+      tl_fill (buf, len, off, mf_rand (&rng));
       note_partial_blocks (r, off, len);
       push_image (r, off, len, buf);
-      fua = rnd (&rng) % 8 == 0;
+      fua = mf_rand (&rng) % 8 == 0;
       ok = ow_pwrite (ov, buf, len, off, fua) == 0;
     }
     else if (kind < 70) {
       note_partial_blocks (r, off, len);
       push_image (r, off, len, NULL);
-      fua = rnd (&rng) % 8 == 0;
+      fua = mf_rand (&rng) % 8 == 0;
       ok = ow_zero (ov, len, off, fua) == 0;
     }
     else if (kind < 85) {
@@ -407,7 +179,7 @@ add_read (void *opaque, uint64_t first, uint64_t count)
  * crash every completed operation survives; in a power cut those up to
  * the last completed flush do. */
 static void
-verify (struct run *r, struct memfile *m, bool process_crash)
+verify (struct run *r, struct memfile *m, bool process_crash, long crash_at)
 {
   struct ow_open_params p = { .overlay = "sim.ow", .base = r->base, .writable = true,
                               .compress = -1, .track_reads = 1, .ops = &mf_ops,
@@ -420,8 +192,23 @@ verify (struct run *r, struct memfile *m, bool process_crash)
     /* Pass 0: the plugin's recovery; pass 1: reading the result back. */
     p.writable = pass == 0;
     if (ow_open (&p, &ov) == -1)
-      ck_abort_msg ("seed %u crash at %ld: recovery failed: %s", r->seed, m->crash_at,
+      ck_abort_msg ("seed %u crash at %ld: recovery failed: %s", r->seed, crash_at,
                     tl_last_error ());
+    /* The read set first: reading the view adds to it. */
+    memset (read, 0, DISK / r->bs);
+    ck_assert_int_eq (ow_read_ranges (ov, add_read, read), 0);
+    for (uint64_t b = 0; b < DISK / r->bs; b++)
+      if (r->read_at_flush[b] && !read[b])
+        ck_abort_msg ("seed %u crash at %ld: block %lu was read before the flush "
+                     "but is missing from the read set", r->seed, crash_at,
+                     (unsigned long) b);
+    /* Writes that survive bring the reads before them along, flushed
+     * or not: in a process crash, every completed write survives. */
+    for (uint64_t b = 0; process_crash && b < DISK / r->bs; b++)
+      if (r->read_at_write[b] && !read[b])
+        ck_abort_msg ("seed %u crash at %ld: block %lu was read before a write "
+                     "that survived, but is missing from the read set",
+                     r->seed, crash_at, (unsigned long) b);
     ck_assert_int_eq (ow_pread (ov, view, DISK, 0), 0);
     for (uint64_t b = 0; b < DISK / r->bs; b++) {
       bool ok = false;
@@ -430,24 +217,10 @@ verify (struct run *r, struct memfile *m, bool process_crash)
           && memcmp (view + b * r->bs, r->images[k][b], r->bs) == 0;
       if (!ok)
         ck_abort_msg ("seed %u, crash at op %ld (%s): block %lu holds no value "
-                     "it had between image %d and %d", r->seed, m->crash_at,
+                     "it had between image %d and %d", r->seed, crash_at,
                      process_crash ? "process" : "power", (unsigned long) b, lo,
                      r->attempted);
     }
-    memset (read, 0, DISK / r->bs);
-    ck_assert_int_eq (ow_read_ranges (ov, add_read, read), 0);
-    for (uint64_t b = 0; b < DISK / r->bs; b++)
-      if (r->read_at_flush[b] && !read[b])
-        ck_abort_msg ("seed %u crash at %ld: block %lu was read before the flush "
-                     "but is missing from the read set", r->seed, m->crash_at,
-                     (unsigned long) b);
-    /* Writes that survive bring the reads before them along, flushed
-     * or not: in a process crash, every completed write survives. */
-    for (uint64_t b = 0; process_crash && b < DISK / r->bs; b++)
-      if (r->read_at_write[b] && !read[b])
-        ck_abort_msg ("seed %u crash at %ld: block %lu was read before a write "
-                     "that survived, but is missing from the read set",
-                     r->seed, m->crash_at, (unsigned long) b);
     ck_assert_int_eq (ow_close (ov), 0);
   }
   free (view);
@@ -474,7 +247,7 @@ free_run (struct run *r)
 static long
 run_once (uint32_t bs, int compress, unsigned seed, const char *base, long crash_at)
 {
-  struct memfile m = { .crash_at = crash_at, .rng = seed * 7 + crash_at };
+  struct memfile m;
   struct run r = { .bs = bs, .compress = compress, .seed = seed, .base = base };
   struct ow_open_params p = { .overlay = "sim.ow", .base = base, .writable = true,
                               .block_size = bs, .compress = compress, .track_reads = 1,
@@ -483,6 +256,7 @@ run_once (uint32_t bs, int compress, unsigned seed, const char *base, long crash
   bool created = false;
   long ops;
 
+  mf_init (&m, crash_at, seed * 7 + crash_at);
   r.images = malloc (sizeof *r.images);
   r.images[0] = malloc (DISK / bs * sizeof **r.images);
   for (uint64_t b = 0; b < DISK / bs; b++) {
@@ -519,13 +293,13 @@ run_once (uint32_t bs, int compress, unsigned seed, const char *base, long crash
   if (created) {
     struct memfile survivor;
     unsigned rng = seed ^ (unsigned) crash_at;
-    mf_copy (&m, &survivor);
-    verify (&r, &survivor, true);
+    mf_survivor (&m, m.nhist, false, &rng, &survivor);
+    verify (&r, &survivor, true, crash_at);
     mf_free (&survivor);
     for (int i = 0; i < 4; i++) {
-      mf_power_cut (&m, &survivor, &rng);
+      mf_survivor (&m, m.nhist, true, &rng, &survivor);
       if (survivor.size >= 2 * 4096)
-        verify (&r, &survivor, false);
+        verify (&r, &survivor, false, crash_at);
       mf_free (&survivor);
     }
   }
