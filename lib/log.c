@@ -210,6 +210,7 @@ ow_log_append (struct ow_overlay *ov, const struct ow_record *rec,
   entry = claim_inflight (ov);
   r = reserve (ov, len, metadata, offset);
   if (r == 0) {
+    OW_HOOK (OW_HOOK_RESERVED, ov);
     r = ow_file_pwritev (ov, iov, n, *offset);
     if (r == -1) {
       ow_error ("overlay %s: writing %" PRIu64 " bytes at offset %" PRIu64 ": %m",
@@ -255,6 +256,7 @@ ow_log_append_extent (struct ow_overlay *ov, uint32_t nslots, uint64_t *offset)
     if (!fits (ov, cur, total, false))
       goto out;
   } while (!atomic_compare_exchange_weak (&ov->tail, &cur, cur + total));
+  OW_HOOK (OW_HOOK_RESERVED, ov);
 
   if (gap) {
     pad.payload_length = gap - OW_REC_HDR_SIZE;
@@ -288,6 +290,8 @@ ow_log_wait_below (struct ow_overlay *ov, uint64_t point)
   for (unsigned i = 0; i < OW_INFLIGHT_MAX; i++) {
     unsigned spins = 0;
     while (atomic_load (&ov->inflight[i].start) < point) {
+      if (spins == 0)
+        OW_HOOK (OW_HOOK_FLUSH_WAITING, ov);
       if (++spins < 64)
         sched_yield ();
       else
@@ -380,6 +384,8 @@ readset_emit (struct readset_batch *b)
   rec.payload_length = clen;
   rec.payload_crc = ow_crc32c (ov->salt, comp, clen);
   iov = (struct iovec) { comp, clen };
+  if (b->taken)
+    OW_HOOK (OW_HOOK_READS_TAKEN, ov);
   if (ow_log_append (ov, &rec, NULL, 0, &iov, 1, true, &off) == -1)
     goto out;
   b->end = off + ow_record_length (clen);

@@ -12,6 +12,7 @@
 #include "oneway/index.h"
 #include "oneway/overlay.h"
 #include "oneway/sbitmap.h"
+#include "oneway/test-hooks.h"
 
 /* Appends in progress.  A flush must not sync while a record below its
  * point is still being written, or a crash could leave a torn record

@@ -426,6 +426,7 @@ write_record (struct ow_overlay *ov, uint64_t first, uint32_t count, const uint8
   iov = (struct iovec) { comp, stored };
   if (ow_log_append (ov, &rec, desc, desc_len, &iov, stored ? 1 : 0, false, &off) == -1)
     goto give_back;
+  OW_HOOK (OW_HOOK_APPENDED, ov);
   /* Read after the space was reserved (slots.c: epochs). */
   sup.tag = atomic_load (&ov->epoch);
   ow_slots_written (ov, nraw, slots, sup.tag);
@@ -617,6 +618,7 @@ ow_flush (struct ow_overlay *ov)
   atomic_fetch_add (&ov->epoch, 1);
   point = atomic_load (&ov->tail);
   ow_log_wait_below (ov, point);
+  OW_HOOK (OW_HOOK_FLUSH_POINT, ov);
   /* Promise 10: the reads served so far go into the same sync.
    * Appenders that raced past point meanwhile must be complete below
    * the read-set record too. */
@@ -636,6 +638,7 @@ ow_flush (struct ow_overlay *ov)
     ow_error ("overlay %s: sync failed: %m", ov->path);
     goto out;
   }
+  OW_HOOK (OW_HOOK_FLUSH_SYNCED, ov);
   /* Not synced now: the next flush's sync takes it along, and until
    * then the older header's smaller durable_end is just as true. */
   if (point > ov->header.durable_end) {

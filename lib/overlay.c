@@ -62,6 +62,10 @@ file_pwritev (void *h, const struct iovec *iov, int iovcnt, uint64_t offset)
   return 0;
 }
 
+#ifdef OW_TEST_HOOKS
+int (*ow_test_hook) (enum ow_hook_point where, void *ov);
+#endif
+
 static int
 file_sync (void *h)
 {
