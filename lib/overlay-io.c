@@ -375,7 +375,7 @@ write_record (struct ow_overlay *ov, uint64_t first, uint32_t count, const uint8
   uint8_t *comp = lz4 ? ow_scratch (OW_SCRATCH_LZ4, (size_t) count * bs) : NULL;
   uint64_t *slots = ow_scratch (OW_SCRATCH_SLOTS, (size_t) count * (sizeof (uint64_t) + sizeof (void *)));
   const uint8_t **raw_src;
-  uint32_t nraw = 0;
+  uint32_t nraw = 0, slot_tag;
   uint64_t stored = 0, off;
   struct ow_record rec = { .type = OW_REC_DATA, .count = count, .block = first };
   struct superseder sup = { .ov = ov };
@@ -424,12 +424,17 @@ write_record (struct ow_overlay *ov, uint64_t first, uint32_t count, const uint8
   rec.payload_length = desc_len + stored;
   rec.payload_crc = ow_crc32c (ov->salt, desc, desc_len);
   iov = (struct iovec) { comp, stored };
+  /* Two epochs (slots.c).  Read before the space is reserved: if it is
+   * still the epoch when a later write supersedes this record, no flush
+   * can have made the record durable, and its slots are free at once.
+   * Read after: the next flush to start covers this record, and frees
+   * the slots it supersedes. */
+  slot_tag = atomic_load (&ov->epoch);
   if (ow_log_append (ov, &rec, desc, desc_len, &iov, stored ? 1 : 0, false, &off) == -1)
     goto give_back;
   OW_HOOK (OW_HOOK_APPENDED, ov);
-  /* Read after the space was reserved (slots.c: epochs). */
   sup.tag = atomic_load (&ov->epoch);
-  ow_slots_written (ov, nraw, slots, sup.tag);
+  ow_slots_written (ov, nraw, slots, slot_tag);
 
   uint64_t inline_pos = off + OW_REC_HDR_SIZE + desc_len;
   for (uint32_t i = 0; i < count; i++) {

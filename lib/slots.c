@@ -16,11 +16,15 @@
  *  - at once, if its record cannot have been made durable by any flush:
  *    no flush started since the record was logged;
  *  - else once a flush has made the superseding record durable.
- * Flushes count epochs (odd while one runs): a record is tagged with
- * the epoch read just after its space was reserved.  A record tagged e
- * with e even is covered by the flush that ends at e + 2; tagged odd,
- * by the one after.  A slot is free at once if its tag equals the
- * current, even, epoch.
+ * Flushes count epochs (odd while one runs).  A record's slots are
+ * tagged with the epoch read just before its space was reserved: if
+ * the epoch is still that, and even, no flush has started since, so
+ * none can have made the record durable, and the slot is free at once.
+ * (Read after the reservation, the tag could come from a flush that
+ * started and finished in between, which did make the record durable.)
+ * Otherwise the slot waits for the flush that covers the superseding
+ * record, whose epoch is read just after its space was reserved: read
+ * as e even, the flush that ends at e + 2 covers it; odd, the one after.
  *
  * Concurrency: a slot changes hands only under the stripe lock of the
  * block that held it, and readers take that lock to read a slot, so no
