@@ -90,7 +90,7 @@ add_extent (void *opaque, struct ow_extent *e)
 int
 ow_write_checkpoint (struct ow_overlay *ov)
 {
-  uint64_t start = atomic_load (&ov->tail), end = start;
+  uint64_t start = atomic_load (&ov->tail), end;
   struct part pt = { .ov = ov, .flags = OW_CKPT_EXTENTS };
   int r = -1;
 
@@ -109,7 +109,7 @@ ow_write_checkpoint (struct ow_overlay *ov)
   pt.flags = 0;
   if (ow_index_for_each_block (&ov->index, add_block, &pt) || emit_part (&pt))
     goto out;
-  if (!atomic_load (&ov->read_all) && ow_append_readset (ov, &end) == -1)
+  if (!atomic_load (&ov->read_all) && ow_append_readset (ov) == -1)
     goto out;
   end = atomic_load (&ov->tail);
   if (ow_file_sync (ov) == -1)

@@ -188,11 +188,8 @@ ow_log_append (struct ow_overlay *ov, const struct ow_record *rec,
     errno = EIO;
     return -1;
   }
-  if (!metadata) {
-    uint64_t unused = 0;
-    if (ow_log_reads (ov, false, &unused) == -1)
-      return -1;
-  }
+  if (!metadata && ow_log_reads (ov, false) == -1)
+    return -1;
   if (ndata + 3 > 64) {
     iov = ow_scratch (OW_SCRATCH_IOV, (ndata + 3) * sizeof *iov);
     if (!iov)
@@ -330,7 +327,6 @@ struct readset_batch {
   bool taken;                   /* bits came from ow_sbitmap_take: give back on failure */
   uint8_t *buf;                 /* READSET_BATCH items */
   uint32_t n;
-  uint64_t end;                 /* end of the last record written */
 };
 
 static size_t
@@ -367,7 +363,7 @@ readset_emit (struct readset_batch *b)
                            .flags = OW_REC_FLAG_LZ4 | (b->whole ? OW_READSET_WHOLE_LEAVES : 0),
                            .count = b->n, .block = raw };
   struct iovec iov;
-  uint64_t off;
+  uint64_t off, end, seen;
   int clen, r = -1;
 
   if (b->n == 0) {
@@ -388,7 +384,12 @@ readset_emit (struct readset_batch *b)
     OW_HOOK (OW_HOOK_READS_TAKEN, ov);
   if (ow_log_append (ov, &rec, NULL, 0, &iov, 1, true, &off) == -1)
     goto out;
-  b->end = off + ow_record_length (clen);
+  /* A flush covers every read-set record logged before it looked
+   * (ow_flush), also those other threads logged after its point. */
+  end = off + ow_record_length (clen);
+  seen = atomic_load (&ov->readset_end);
+  while (seen < end && !atomic_compare_exchange_weak (&ov->readset_end, &seen, end))
+    ;
   r = 0;
  out:
   if (r == -1 && b->taken)
@@ -419,10 +420,10 @@ readset_add (void *opaque, size_t leaf, const uint64_t *words)
 enum readset_what { READSET_ALL, READSET_NEW, READSET_NEW_COARSE };
 
 static int
-append_readset (struct ow_overlay *ov, enum readset_what what, uint64_t *end)
+append_readset (struct ow_overlay *ov, enum readset_what what)
 {
   struct readset_batch b = { .ov = ov, .whole = what == READSET_NEW_COARSE,
-                             .taken = what != READSET_ALL, .end = *end };
+                             .taken = what != READSET_ALL };
   int r;
 
   b.buf = malloc ((size_t) READSET_BATCH * READSET_ITEM);
@@ -435,15 +436,13 @@ append_readset (struct ow_overlay *ov, enum readset_what what, uint64_t *end)
   if (r == 0)
     r = readset_emit (&b);
   free (b.buf);
-  if (r == 0)
-    *end = b.end;
   return r ? -1 : 0;
 }
 
 int
-ow_append_readset (struct ow_overlay *ov, uint64_t *end)
+ow_append_readset (struct ow_overlay *ov)
 {
-  return append_readset (ov, READSET_ALL, end);
+  return append_readset (ov, READSET_ALL);
 }
 
 /* Every write record must follow, in the log, the records of the reads
@@ -456,7 +455,7 @@ ow_append_readset (struct ow_overlay *ov, uint64_t *end)
  * if another thread already took the bits, its record is reserved
  * before the lock is released, so still in front. */
 int
-ow_log_reads (struct ow_overlay *ov, bool flushing, uint64_t *end)
+ow_log_reads (struct ow_overlay *ov, bool flushing)
 {
   uint64_t seen;
   int r = 0;
@@ -467,12 +466,12 @@ ow_log_reads (struct ow_overlay *ov, bool flushing, uint64_t *end)
   pthread_mutex_lock (&ov->readset_lock);
   seen = atomic_load (&ov->read_seq);
   if (seen != atomic_load (&ov->logged_seq)) {
-    r = append_readset (ov, READSET_NEW, end);
+    r = append_readset (ov, READSET_NEW);
     /* Out of room (max-overlay-size): a flush must still not lose a
      * read, so it says less precisely what was read, and at worst that
      * everything was.  Both err on the side of more conflicts. */
     if (r == -1 && errno == ENOSPC && flushing) {
-      r = append_readset (ov, READSET_NEW_COARSE, end);
+      r = append_readset (ov, READSET_NEW_COARSE);
       if (r == -1 && errno == ENOSPC) {
         ow_error ("warning: overlay %s: no room left for the read set within "
                   "max-overlay-size; from now on every block counts as read",

@@ -93,6 +93,7 @@ struct ow_overlay {
   struct ow_sbitmap readset;    /* every base block served to the SEE */
   struct ow_sbitmap pending;    /* of those, the ones not logged yet */
   _Atomic uint64_t read_seq, logged_seq;  /* see ow_log_reads */
+  _Atomic uint64_t readset_end; /* end of the last read-set record logged */
   pthread_mutex_t readset_lock;
   atomic_bool read_all;         /* the read set is "everything" */
 
@@ -122,8 +123,8 @@ int ow_log_append (struct ow_overlay *ov, const struct ow_record *rec,
 int ow_log_wait_below (struct ow_overlay *ov, uint64_t point);
 int ow_log_append_extent (struct ow_overlay *ov, uint32_t nslots, uint64_t *offset);
 int ow_write_header (struct ow_overlay *ov);
-int ow_log_reads (struct ow_overlay *ov, bool flushing, uint64_t *end);
-int ow_append_readset (struct ow_overlay *ov, uint64_t *end);
+int ow_log_reads (struct ow_overlay *ov, bool flushing);
+int ow_append_readset (struct ow_overlay *ov);
 
 /* recovery.c: rebuilding the index from the file. */
 int ow_load (struct ow_overlay *ov);

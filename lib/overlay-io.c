@@ -611,7 +611,7 @@ ow_zero (struct ow_overlay *ov, uint64_t count, uint64_t offset, bool fua)
 int
 ow_flush (struct ow_overlay *ov)
 {
-  uint64_t point, end;
+  uint64_t point, readset_end;
   int r = -1;
 
   if (!ov->writable)
@@ -624,14 +624,15 @@ ow_flush (struct ow_overlay *ov)
   point = atomic_load (&ov->tail);
   ow_log_wait_below (ov, point);
   OW_HOOK (OW_HOOK_FLUSH_POINT, ov);
-  /* Promise 10: the reads served so far go into the same sync.
-   * Appenders that raced past point meanwhile must be complete below
-   * the read-set record too. */
-  end = point;
-  if (ow_log_reads (ov, true, &end) == -1)
+  /* Promise 10: the reads served so far go into the same sync: those
+   * still pending are logged now, and those a writer took and logged
+   * after point was taken are covered by moving point past the last
+   * read-set record.  What lies below it must then be complete too. */
+  if (ow_log_reads (ov, true) == -1)
     goto out;
-  if (end > point) {
-    point = end;
+  readset_end = atomic_load (&ov->readset_end);
+  if (readset_end > point) {
+    point = readset_end;
     ow_log_wait_below (ov, point);
   }
   if (atomic_load (&ov->read_all) && !(ov->header.flags & OW_HDR_READ_ALL)) {

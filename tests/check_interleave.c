@@ -37,6 +37,20 @@ act_write (struct actor *a)
   return model_write (j->m, j->ov, j->block, 1, j->value);
 }
 
+static int
+act_zero (struct actor *a)
+{
+  struct job *j = a->arg;
+  return model_zero (j->m, j->ov, j->block, 1);
+}
+
+static int
+act_flush (struct actor *a)
+{
+  struct job *j = a->arg;
+  return model_flush (j->m, j->ov);
+}
+
 /* Crash after every prefix of the history from 'from' on: a process
  * kill and POWER_CUTS power cuts each.  Returns the recoveries made. */
 static long
@@ -116,12 +130,66 @@ START_TEST (test_slot_tag_after_flush)
 }
 END_TEST
 
+/* A flush missed a read-set record that a writer reserved after the
+ * flush took its point: the writer had taken the pending reads before
+ * the flush looked, so the flush found none to log, and set
+ * durable_end below that record.  A record between the point and it
+ * that was still being written then ended recovery before it, and the
+ * read, served before the flush returned, was lost. */
+START_TEST (test_readset_after_point)
+{
+  struct setup s;
+  struct job zj, fj, wj;
+  struct actor zeroer = { .name = "zeroer", .fn = act_zero, .arg = &zj,
+                          .pause = HOOK_BIT (OW_HOOK_READS_TAKEN) };
+  struct actor flusher = { .name = "flusher", .fn = act_flush, .arg = &fj,
+                           .pause = HOOK_BIT (OW_HOOK_FLUSH_POINT) };
+  struct actor writer = { .name = "writer", .fn = act_write, .arg = &wj,
+                          .pause = HOOK_BIT (OW_HOOK_RESERVED) };
+  size_t from;
+
+  tl_capture_errors ();
+  setup_overlay (&s, DISK, 4096, OW_COMPRESS_NONE);
+  from = mf_mark (&s.file);
+  /* Blocks of different stripes (overlay-internal.h), so that the
+   * paused actors do not hold each other up. */
+  zj = (struct job) { &s.m, s.ov, 0, 0 };
+  fj = (struct job) { &s.m, s.ov, 0, 0 };
+  wj = (struct job) { &s.m, s.ov, 32, 2 };
+  /* A base read, pending in memory. */
+  ck_assert_int_eq (model_read (&s.m, s.ov, 48, 1), 0);
+  /* The zeroer takes it to log it... */
+  actor_start (&zeroer);
+  ck_assert_int_eq (actor_wait (&zeroer), ACTOR_PAUSED);
+  /* ...a flush takes its point... */
+  actor_start (&flusher);
+  ck_assert_int_eq (actor_wait (&flusher), ACTOR_PAUSED);
+  /* ...a writer reserves a slot extent after the point, writes nothing yet... */
+  actor_start (&writer);
+  ck_assert_int_eq (actor_wait (&writer), ACTOR_PAUSED);
+  /* ...the zeroer logs the read after that extent and finishes. */
+  ck_assert_int_eq (actor_finish (&zeroer), 0);
+  /* The flush must cover the read-set record, so it waits for the
+   * extent below it (or, as before the fix, syncs without it; then
+   * its header, written after the extent, says durable_end = point). */
+  actor_release (&flusher, HOOK_BIT (OW_HOOK_FLUSH_WAITING) | HOOK_BIT (OW_HOOK_FLUSH_SYNCED));
+  ck_assert_int_eq (actor_wait (&flusher), ACTOR_PAUSED);
+  ck_assert_int_eq (actor_finish (&writer), 0);
+  ck_assert_int_eq (actor_finish (&flusher), 0);
+  ck_assert_int_eq (ow_close (s.ov), 0);
+  printf ("read set: %ld recoveries checked\n",
+          crash_everywhere (&s.m, from, "read set behind the flush point"));
+  teardown_overlay (&s);
+}
+END_TEST
+
 static void
 add_tests (TCase *tc)
 {
   actors_install ();
   tcase_set_timeout (tc, 600);
   tcase_add_test (tc, test_slot_tag_after_flush);
+  tcase_add_test (tc, test_readset_after_point);
 }
 
 int
