@@ -92,22 +92,33 @@ unlock_blocks (struct ow_overlay *ov, uint64_t first, uint64_t last)
 }
 
 /* Reads of blocks already read cost one bitmap test each; new ones are
- * queued for the log (ow_log_reads). */
+ * queued for the log (ow_log_reads).
+ *
+ * The order matters, because a read of a block that another thread is
+ * noting returns as soon as it finds the block in the read set: by
+ * then the block must be where flushes and writers look.  So a new
+ * read goes to the pending set, then bumps read_seq (which sends them
+ * there), and only then shows in the read set.  (Set the other way,
+ * a second reader could return, and a flush start and end, before the
+ * first reader made the block pending: a served read lost.) */
 static int
 note_base_read (struct ow_overlay *ov, uint64_t first, uint64_t count)
 {
-  int64_t fresh;
+  int64_t missing;
 
   if (!ov->track_reads || ov->reads_untracked
       || atomic_load_explicit (&ov->read_all, memory_order_relaxed))
     return 0;
-  fresh = ow_sbitmap_set_range_noting (&ov->readset, first, count, &ov->pending);
-  if (fresh == -1) {
+  missing = ow_sbitmap_note_missing (&ov->readset, first, count, &ov->pending);
+  if (missing > 0) {
+    atomic_fetch_add (&ov->read_seq, 1);
+    OW_HOOK (OW_HOOK_READ_NOTED, ov);
+    missing = ow_sbitmap_set_range (&ov->readset, first, count);
+  }
+  if (missing == -1) {
     ow_error ("overlay %s: out of memory for the read set", ov->path);
     return -1;
   }
-  if (fresh)
-    atomic_fetch_add (&ov->read_seq, 1);
   return 0;
 }
 

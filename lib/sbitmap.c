@@ -83,63 +83,94 @@ ow_sbitmap_mark_dirty (struct ow_sbitmap *sb, size_t leaf)
     atomic_fetch_or (&sb->dirty[leaf / 64], UINT64_C (1) << (leaf % 64));
 }
 
-int64_t
-ow_sbitmap_set_range (struct ow_sbitmap *sb, uint64_t first, uint64_t count)
+/* Call fn for each word that [first, first + count) touches, with its
+ * leaf, its index in the leaf and the mask of the range's bits in it;
+ * add up what fn returns, or stop at -1. */
+static int64_t
+walk_range (uint64_t nbits, uint64_t first, uint64_t count,
+            int64_t (*fn) (void *opaque, size_t leaf, size_t word, uint64_t mask),
+            void *opaque)
 {
-  return ow_sbitmap_set_range_noting (sb, first, count, NULL);
+  int64_t total = 0;
+  uint64_t end;
+
+  if (first >= nbits)
+    return 0;
+  end = count > nbits - first ? nbits : first + count;
+  while (first < end) {
+    uint64_t off = first % OW_SB_LEAF_BITS;
+    unsigned shift = off % 64;
+    uint64_t n = ow_min64 (64 - shift, end - first);
+    uint64_t mask = (n == 64 ? ~UINT64_C (0) : ((UINT64_C (1) << n) - 1)) << shift;
+    int64_t r = fn (opaque, first / OW_SB_LEAF_BITS, off / 64, mask);
+
+    if (r == -1)
+      return -1;
+    total += r;
+    first += n;
+  }
+  return total;
+}
+
+static int64_t
+set_word (void *opaque, size_t li, size_t w, uint64_t mask)
+{
+  struct ow_sbitmap *sb = opaque;
+  _Atomic uint64_t *leaf = get_leaf (sb, li);
+  uint64_t fresh;
+
+  if (!leaf) {
+    errno = ENOMEM;
+    return -1;
+  }
+  /* A plain load first: the common case (already set) then costs no
+   * write to a shared cache line. */
+  if ((atomic_load_explicit (&leaf[w], memory_order_relaxed) & mask) == mask)
+    return 0;
+  fresh = mask & ~atomic_fetch_or (&leaf[w], mask);
+  if (fresh)
+    ow_sbitmap_mark_dirty (sb, li);
+  return __builtin_popcountll (fresh);
 }
 
 int64_t
-ow_sbitmap_set_range_noting (struct ow_sbitmap *sb, uint64_t first, uint64_t count,
-                             struct ow_sbitmap *news)
+ow_sbitmap_set_range (struct ow_sbitmap *sb, uint64_t first, uint64_t count)
 {
-  int64_t added = 0;
-  uint64_t end;
+  return walk_range (sb->nbits, first, count, set_word, sb);
+}
 
-  if (first >= sb->nbits)
+struct note {
+  const struct ow_sbitmap *sb;
+  struct ow_sbitmap *news;
+};
+
+static int64_t
+note_word (void *opaque, size_t li, size_t w, uint64_t mask)
+{
+  struct note *nt = opaque;
+  _Atomic uint64_t *leaf = atomic_load_explicit (&nt->sb->leaves[li], memory_order_acquire);
+  uint64_t missing = mask & ~(leaf ? atomic_load (&leaf[w]) : 0);
+  _Atomic uint64_t *nleaf;
+
+  if (!missing)
     return 0;
-  end = count > sb->nbits - first ? sb->nbits : first + count;
-  while (first < end) {
-    size_t li = first / OW_SB_LEAF_BITS;
-    _Atomic uint64_t *leaf = get_leaf (sb, li);
-    uint64_t leaf_end = ((uint64_t) li + 1) * OW_SB_LEAF_BITS;
-    int64_t added_here = 0;
-
-    if (!leaf) {
-      errno = ENOMEM;
-      return -1;
-    }
-    if (leaf_end > end)
-      leaf_end = end;
-    while (first < leaf_end) {
-      uint64_t off = first % OW_SB_LEAF_BITS;
-      unsigned shift = off % 64;
-      uint64_t n = ow_min64 (64 - shift, leaf_end - first);
-      uint64_t mask = (n == 64 ? ~UINT64_C (0) : ((UINT64_C (1) << n) - 1)) << shift;
-      _Atomic uint64_t *w = &leaf[off / 64];
-
-      /* A plain load first: the common case (already set) then costs
-       * no write to a shared cache line. */
-      if ((atomic_load_explicit (w, memory_order_relaxed) & mask) != mask) {
-        uint64_t fresh = mask & ~atomic_fetch_or (w, mask);
-        added_here += __builtin_popcountll (fresh);
-        if (fresh && news) {
-          _Atomic uint64_t *nleaf = get_leaf (news, li);
-          if (!nleaf) {
-            errno = ENOMEM;
-            return -1;
-          }
-          atomic_fetch_or (&nleaf[off / 64], fresh);
-          ow_sbitmap_mark_dirty (news, li);
-        }
-      }
-      first += n;
-    }
-    if (added_here)
-      ow_sbitmap_mark_dirty (sb, li);
-    added += added_here;
+  nleaf = get_leaf (nt->news, li);
+  if (!nleaf) {
+    errno = ENOMEM;
+    return -1;
   }
-  return added;
+  atomic_fetch_or (&nleaf[w], missing);
+  ow_sbitmap_mark_dirty (nt->news, li);
+  return __builtin_popcountll (missing);
+}
+
+int64_t
+ow_sbitmap_note_missing (const struct ow_sbitmap *sb, uint64_t first, uint64_t count,
+                         struct ow_sbitmap *news)
+{
+  struct note nt = { sb, news };
+
+  return walk_range (sb->nbits, first, count, note_word, &nt);
 }
 
 int

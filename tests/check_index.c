@@ -188,6 +188,17 @@ fail_leaf (void *opaque, size_t leaf, const uint64_t *words)
   return -1;
 }
 
+/* As the read set notes a read: the new bits to news, then to sb. */
+static int64_t
+note_and_set (struct ow_sbitmap *sb, uint64_t first, uint64_t count,
+              struct ow_sbitmap *news)
+{
+  int64_t n = ow_sbitmap_note_missing (sb, first, count, news);
+
+  ck_assert_int_eq (ow_sbitmap_set_range (sb, first, count), n);
+  return n;
+}
+
 START_TEST (test_sbitmap_take)
 {
   struct ow_sbitmap sb, news, copy;
@@ -197,9 +208,9 @@ START_TEST (test_sbitmap_take)
   ck_assert_int_eq (ow_sbitmap_init (&sb, 10 * OW_SB_LEAF_BITS, false), 0);
   ck_assert_int_eq (ow_sbitmap_init (&news, 10 * OW_SB_LEAF_BITS, true), 0);
   /* Only newly set bits are noted. */
-  ck_assert_int_eq (ow_sbitmap_set_range_noting (&sb, 3, 5, &news), 5);
-  ck_assert_int_eq (ow_sbitmap_set_range_noting (&sb, 5, 5, &news), 2);
-  ck_assert_int_eq (ow_sbitmap_set_range_noting (&sb, 5 * OW_SB_LEAF_BITS + 9, 1, &news), 1);
+  ck_assert_int_eq (note_and_set (&sb, 3, 5, &news), 5);
+  ck_assert_int_eq (note_and_set (&sb, 5, 5, &news), 2);
+  ck_assert_int_eq (note_and_set (&sb, 5 * OW_SB_LEAF_BITS + 9, 1, &news), 1);
   ck_assert_int_eq (ow_sbitmap_take (&news, count_leaf, n), 0);
   ck_assert_int_eq (n[0], 8);
   ck_assert_int_eq (n[1], 2);
@@ -208,12 +219,12 @@ START_TEST (test_sbitmap_take)
   ck_assert_int_eq (ow_sbitmap_take (&news, count_leaf, n), 0);
   ck_assert_int_eq (n[1], 0);
   /* Already set in sb: nothing new. */
-  ck_assert_int_eq (ow_sbitmap_set_range_noting (&sb, 3, 7, &news), 0);
+  ck_assert_int_eq (note_and_set (&sb, 3, 7, &news), 0);
   ck_assert_int_eq (ow_sbitmap_take (&news, count_leaf, n), 0);
   ck_assert_int_eq (n[1], 0);
   /* A failing taker loses nothing. */
-  ck_assert_int_eq (ow_sbitmap_set_range_noting (&sb, 20, 3, &news), 3);
-  ck_assert_int_eq (ow_sbitmap_set_range_noting (&sb, 7 * OW_SB_LEAF_BITS, 4, &news), 4);
+  ck_assert_int_eq (note_and_set (&sb, 20, 3, &news), 3);
+  ck_assert_int_eq (note_and_set (&sb, 7 * OW_SB_LEAF_BITS, 4, &news), 4);
   ck_assert_int_eq (ow_sbitmap_take (&news, fail_leaf, NULL), -1);
   ck_assert_uint_eq (ow_sbitmap_count (&news), 7);
   ck_assert_int_eq (ow_sbitmap_take (&news, count_leaf, n), 0);

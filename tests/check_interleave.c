@@ -183,6 +183,44 @@ START_TEST (test_readset_after_point)
 }
 END_TEST
 
+static int
+act_read (struct actor *a)
+{
+  struct job *j = a->arg;
+  return model_read (j->m, j->ov, j->block, 1);
+}
+
+/* A read returned before the block it read was where flushes look:
+ * another reader had set it in the read set but not yet among the
+ * reads to log, and the second reader, finding it set, returned.  A
+ * flush that started then did not log it. */
+START_TEST (test_read_seen_before_noted)
+{
+  struct setup s;
+  struct job rj;
+  struct actor reader = { .name = "reader", .fn = act_read, .arg = &rj,
+                          .pause = HOOK_BIT (OW_HOOK_READ_NOTED) };
+  size_t from;
+
+  tl_capture_errors ();
+  setup_overlay (&s, DISK, 4096, OW_COMPRESS_LZ4);
+  from = mf_mark (&s.file);
+  rj = (struct job) { &s.m, s.ov, 20, 0 };
+  actor_start (&reader);
+  ck_assert_int_eq (actor_wait (&reader), ACTOR_PAUSED);
+  /* The same block, read again while the first reader is noting it;
+   * then a flush, which must have it logged. */
+  ck_assert_int_eq (model_read (&s.m, s.ov, 20, 1), 0);
+  ck_assert_int_eq (model_flush (&s.m, s.ov), 0);
+  ck_assert_int_eq (actor_finish (&reader), 0);
+  ck_assert_int_eq (model_write (&s.m, s.ov, 3, 1, 2), 0);
+  ck_assert_int_eq (ow_close (s.ov), 0);
+  printf ("read noted: %ld recoveries checked\n",
+          crash_everywhere (&s.m, from, "a read seen before it was noted"));
+  teardown_overlay (&s);
+}
+END_TEST
+
 static void
 add_tests (TCase *tc)
 {
@@ -190,6 +228,7 @@ add_tests (TCase *tc)
   tcase_set_timeout (tc, 600);
   tcase_add_test (tc, test_slot_tag_after_flush);
   tcase_add_test (tc, test_readset_after_point);
+  tcase_add_test (tc, test_read_seen_before_noted);
 }
 
 int

@@ -35,10 +35,12 @@ bool ow_sbitmap_test (const struct ow_sbitmap *sb, uint64_t bit);
  * newly set, or -1 (ENOMEM). */
 int64_t ow_sbitmap_set_range (struct ow_sbitmap *sb, uint64_t first, uint64_t count);
 
-/* The same, also setting in news (same size) exactly the bits that
- * were newly set here. */
-int64_t ow_sbitmap_set_range_noting (struct ow_sbitmap *sb, uint64_t first,
-                                     uint64_t count, struct ow_sbitmap *news);
+/* Set in news (same size) the bits of [first, first + count) that are
+ * clear in sb, which is left as it is.  Returns how many, or -1
+ * (ENOMEM).  The read set notes new reads so, then sets them in sb:
+ * see note_base_read in lib/overlay-io.c for why in that order. */
+int64_t ow_sbitmap_note_missing (const struct ow_sbitmap *sb, uint64_t first,
+                                 uint64_t count, struct ow_sbitmap *news);
 
 /* OR a whole leaf in (loading a checkpoint or a READSET record). */
 int ow_sbitmap_or_leaf (struct ow_sbitmap *sb, size_t leaf, const uint64_t *words);
