@@ -91,10 +91,19 @@ ow_file_pwritev (struct ow_overlay *ov, const struct iovec *iov, int n, uint64_t
   return ov->ops->pwritev (ov->ops_handle, iov, n, offset);
 }
 
+/* A failed sync stops the overlay for good.  The kernel may have
+ * dropped the dirty pages that failed to reach the disk and marked them
+ * clean, so a later sync can succeed over data that is not there: a
+ * flush after it would declare records durable that never reached the
+ * disk (PostgreSQL learnt this in 2018).  Only reopening, which
+ * recovers from what the disk really holds, makes it writable again. */
 int
 ow_file_sync (struct ow_overlay *ov)
 {
-  return ov->ops->sync (ov->ops_handle);
+  if (ov->ops->sync (ov->ops_handle) == 0)
+    return 0;
+  atomic_store (&ov->broken, true);
+  return -1;
 }
 
 static _Thread_local unsigned inflight_hint;

@@ -100,7 +100,7 @@ struct ow_overlay {
   _Atomic uint64_t tail;        /* where the next record goes */
   struct ow_inflight *inflight;
   pthread_mutex_t flush_lock;
-  atomic_bool broken;           /* a log write failed beyond repair */
+  atomic_bool broken;           /* a log write or a sync failed: see ow_file_sync */
   pthread_rwlock_t *stripes;
   _Atomic uint32_t epoch;       /* flushes: odd while one runs */
   uint32_t durable_epoch;       /* end of the last flush that succeeded */

@@ -627,9 +627,13 @@ ow_flush (struct ow_overlay *ov)
 
   if (!ov->writable)
     return 0;
-  if (check_writable (ov) == -1)
-    return -1;
   pthread_mutex_lock (&ov->flush_lock);
+  /* Checked under the lock: a flush that failed to sync a moment ago
+   * must stop this one from syncing what it lost. */
+  if (check_writable (ov) == -1) {
+    pthread_mutex_unlock (&ov->flush_lock);
+    return -1;
+  }
   /* The epoch turns odd before the point is taken (slots.c). */
   atomic_fetch_add (&ov->epoch, 1);
   point = atomic_load (&ov->tail);
@@ -652,7 +656,9 @@ ow_flush (struct ow_overlay *ov)
       goto out;
   }
   if (ow_file_sync (ov) == -1) {
-    ow_error ("overlay %s: sync failed: %m", ov->path);
+    ow_error ("overlay %s: sync failed (%m); refusing further writes and flushes "
+              "until it is opened again, which recovers what earlier flushes made durable",
+              ov->path);
     goto out;
   }
   OW_HOOK (OW_HOOK_FLUSH_SYNCED, ov);

@@ -69,6 +69,12 @@ int (*ow_test_hook) (enum ow_hook_point where, void *ov);
 static int
 file_sync (void *h)
 {
+  int injected = OW_HOOK_RESULT (OW_HOOK_FILE_SYNC, h);
+
+  if (injected) {
+    errno = injected;
+    return -1;
+  }
   return fdatasync (((struct ow_overlay *) h)->fd);
 }
 
@@ -532,7 +538,15 @@ ow_close (struct ow_overlay *ov)
 
   if (!ov)
     return 0;
-  if (ov->writable && !atomic_load (&ov->broken)) {
+  if (ov->writable && atomic_load (&ov->broken)) {
+    /* Nothing more is written: the next open recovers from what the
+     * disk holds. */
+    ow_error ("overlay %s: closed without its checkpoint after a failed write or sync; "
+              "the next open recovers what was flushed before", ov->path);
+    errno = EIO;
+    r = -1;
+  }
+  else if (ov->writable) {
     r = ow_flush (ov);
     if (r == 0) {
       pthread_mutex_lock (&ov->flush_lock);
