@@ -106,6 +106,8 @@ ow_record_decode (const uint8_t *p, uint32_t salt, struct ow_record *r)
     return -1;
   if (ow_get_le32 (p + R_HDR_CRC) != ow_crc32c (salt, p, R_HDR_CRC))
     return -1;
+  if (p[R_RESERVED] || p[R_RESERVED + 1])
+    return -1;
   r->type = p[R_TYPE];
   r->flags = p[R_FLAGS];
   r->count = ow_get_le32 (p + R_COUNT);
