@@ -3,9 +3,10 @@
  * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
  *
  * check_crash crashes a single thread's operations.  The races between
- * writers and a flush need threads: each test builds an interleaving
- * that once lost data (a writer paused at a hook while a flush runs,
- * actors.h).  Each run is
+ * writers and a flush need threads: the first two tests build the two
+ * interleavings that once lost data (a writer paused at a hook while a
+ * flush runs, actors.h), the third runs writers and a flusher with
+ * random delays at every hook over thousands of seeds.  Each run is
  * then crashed after every prefix of its file operations (or a sample
  * of them), by power cut and by kill, and recovered, and the result is
  * held to the promises (model.h).
@@ -15,6 +16,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "actors.h"
 #include "model.h"
@@ -221,14 +223,142 @@ START_TEST (test_read_seen_before_noted)
 }
 END_TEST
 
+/* ---- writers and a flusher at random ---- */
+
+#define THREADS_DISK (128 * 1024)
+#define WRITERS 3
+#define WRITER_OPS 24
+#define SEEDS 1000              /* per configuration */
+#define CRASH_POINTS 4          /* per seed, besides the end */
+
+struct worker {
+  struct model *m;
+  struct ow_overlay *ov;
+  unsigned rng;
+  uint64_t first, nblocks;      /* its own blocks */
+  uint64_t shared, nshared;     /* blocks no one writes, to read */
+  uint32_t value;               /* unique among all writers */
+  bool *stop;
+};
+
+static uint32_t
+rnd_below (unsigned *rng, uint32_t n)
+{
+  return mf_rand (rng) % n;
+}
+
+static int
+act_worker (struct actor *a)
+{
+  struct worker *w = a->arg;
+
+  for (int i = 0; i < WRITER_OPS; i++) {
+    uint32_t kind = rnd_below (&w->rng, 100), n = 1 + rnd_below (&w->rng, 4);
+    uint64_t at = w->first + rnd_below (&w->rng, w->nblocks);
+    if (at + n > w->first + w->nblocks)
+      n = w->first + w->nblocks - at;
+    /* Odd values compress (model.c), so lz4 overlays get both kinds. */
+    if (kind < 55 && model_write (w->m, w->ov, at, n, w->value++ * 2 + rnd_below (&w->rng, 2)))
+      return -1;
+    if (kind >= 55 && kind < 70 && model_zero (w->m, w->ov, at, n))
+      return -1;
+    if (kind >= 70 && kind < 92
+        && model_read (w->m, w->ov, w->shared + rnd_below (&w->rng, w->nshared - 1), 2))
+      return -1;
+    if (kind >= 92 && model_flush (w->m, w->ov))
+      return -1;
+  }
+  return 0;
+}
+
+static int
+act_flusher (struct actor *a)
+{
+  struct worker *w = a->arg;
+
+  while (!__atomic_load_n (w->stop, __ATOMIC_ACQUIRE)) {
+    if (model_flush (w->m, w->ov))
+      return -1;
+    nanosleep (&(struct timespec) { 0, rnd_below (&w->rng, 300) * 1000 }, NULL);
+  }
+  return 0;
+}
+
+/* One seed: the workload, then crashes at random points of its
+ * history and at its end.  Returns the recoveries checked. */
+static long
+run_threads (uint32_t bs, int compress, unsigned seed, long *points)
+{
+  struct setup s;
+  struct worker w[WRITERS + 1];
+  struct actor a[WRITERS + 1];
+  bool stop = false;
+  uint64_t nblocks = THREADS_DISK / bs, region = nblocks / (WRITERS + 1);
+  unsigned rng = seed;
+  char label[160];
+  size_t from, end;
+  long n = 0;
+
+  setup_overlay (&s, THREADS_DISK, bs, compress);
+  from = mf_mark (&s.file);
+  actors_preempt (true, seed);
+  for (int i = 0; i <= WRITERS; i++) {
+    w[i] = (struct worker) { &s.m, s.ov, seed * 31 + i, i * region, region,
+                             WRITERS * region, nblocks - WRITERS * region,
+                             1000 + i * 100000, &stop };
+    a[i] = (struct actor) { .name = "worker", .fn = i < WRITERS ? act_worker : act_flusher,
+                            .arg = &w[i] };
+    actor_start (&a[i]);
+  }
+  for (int i = 0; i < WRITERS; i++)
+    ck_assert_msg (actor_finish (&a[i]) == 0, "seed %u: a writer failed: %s", seed,
+                   tl_last_error ());
+  __atomic_store_n (&stop, true, __ATOMIC_RELEASE);
+  ck_assert_int_eq (actor_finish (&a[WRITERS]), 0);
+  actors_preempt (false, 0);
+  ck_assert_int_eq (ow_close (s.ov), 0);
+  end = mf_mark (&s.file);
+  for (int c = 0; c <= CRASH_POINTS; c++, (*points)++) {
+    size_t k = c == CRASH_POINTS ? end : from + mf_rand (&rng) % (end - from);
+    snprintf (label, sizeof label, "block size %u, %s, seed %u, crash after operation %zu of %zu",
+              bs, compress ? "lz4" : "none", seed, k, end);
+    model_check (&s.m, k, false, &rng, label);
+    model_check (&s.m, k, true, &rng, label);
+    n += 2;
+  }
+  teardown_overlay (&s);
+  return n;
+}
+
+START_TEST (test_threads)
+{
+  static const struct { uint32_t bs; int compress; } cfg[] = {
+    { 4096, OW_COMPRESS_NONE }, { 4096, OW_COMPRESS_LZ4 }, { 512, OW_COMPRESS_LZ4 },
+  };
+  /* Under valgrind (make check-valgrind), which runs one thread at a
+   * time and each fifty times slower, every (10 N)th seed. */
+  const char *sample = getenv ("ONEWAY_CRASH_SAMPLE");
+  long step = sample && atol (sample) > 0 ? 10 * atol (sample) : 1, points = 0, checked = 0;
+  unsigned seeds = 0, first = 1 + _i * SEEDS, last = (_i + 1) * SEEDS;
+
+  tl_capture_errors ();
+  for (unsigned seed = first; seed <= last; seed += step, seeds++)
+    checked += run_threads (cfg[_i].bs, cfg[_i].compress, seed, &points);
+  printf ("threads, block size %u, %s: seeds %u to %u (%u runs), %ld crash points, "
+          "%ld recoveries checked\n", cfg[_i].bs, cfg[_i].compress ? "lz4" : "none",
+          first, last, seeds, points, checked);
+}
+END_TEST
+
 static void
 add_tests (TCase *tc)
 {
   actors_install ();
-  tcase_set_timeout (tc, 600);
+  tcase_set_timeout (tc, 900);
   tcase_add_test (tc, test_slot_tag_after_flush);
   tcase_add_test (tc, test_readset_after_point);
   tcase_add_test (tc, test_read_seen_before_noted);
+  tcase_add_loop_test (tc, test_threads, 0, 3);
 }
 
 int
