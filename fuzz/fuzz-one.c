@@ -26,6 +26,10 @@
 static uint8_t *base;
 static size_t base_len;
 
+const char *const fuzz_outcome_names[FUZZ_OUTCOMES] = {
+  "open-failed", "not-ext", "attribute-failed", "diff-failed", "diffed",
+};
+
 int
 fuzz_read_file (const char *path, uint8_t **buf, size_t *len)
 {
@@ -104,10 +108,19 @@ counted_pread (void *h, void *buf, uint64_t count, uint64_t offset)
   return 0;
 }
 
+/* Errors are results too: kept for the report, if there is one.  The
+ * error sink is global, hence a global list. */
+static struct findings *errors;
+
 static void
-quiet (const char *fmt, va_list ap)
+keep_error (const char *fmt, va_list ap)
 {
-  (void) fmt; (void) ap;
+  char *m;
+
+  if (errors && vasprintf (&m, fmt, ap) >= 0) {
+    findings_add (errors, "%s", m);
+    free (m);
+  }
 }
 
 /* The written set: every block of the filesystem's size where the
@@ -230,21 +243,27 @@ name_owners (struct analysis *an)
 }
 
 uint64_t
-fuzz_one (const uint8_t *data, size_t size)
+fuzz_one (const uint8_t *data, size_t size, struct fuzz_report *report)
 {
   struct disk d0, d1;
   struct analysis an;
   struct changes cs = { 0 };
   uint64_t bytes_read = 0;
   struct counted c0 = { base, &bytes_read }, c1 = { NULL, &bytes_read };
+  enum fuzz_outcome outcome = FUZZ_OPEN_FAILED;
   uint8_t *s1;
   int r;
 
-  ow_set_error_handler (quiet);
+  if (report)
+    memset (report, 0, sizeof *report);
+  /* As oneway-merge does: findings then read as they would there. */
+  initialize_ext2_error_table ();
   /* The disk keeps the base's size: a shorter input is padded with the
    * base, a longer one cut. */
   if (!base || !(s1 = malloc (base_len ? base_len : 1)))
     return 0;
+  errors = report ? &report->errors : NULL;
+  ow_set_error_handler (keep_error);
   memcpy (s1, base, base_len);
   memcpy (s1, data, size < base_len ? size : base_len);
   c1.buf = s1;
@@ -255,18 +274,50 @@ fuzz_one (const uint8_t *data, size_t size)
                        .pread = counted_pread };
 
   r = analysis_open (&an, &d0, &d1, 0, true);
-  if (r == 0)
+  if (r == 1)
+    outcome = FUZZ_NOT_EXT;
+  if (r == 0) {
+    outcome = FUZZ_ATTRIBUTE_FAILED;
     r = add_differences (&an, s1);
+  }
   if (r == 0)
     r = analysis_attribute (&an);
-  if (r == 0)
+  if (r == 0) {
+    outcome = FUZZ_DIFF_FAILED;
     name_owners (&an);
-  if (r == 0)
     r = analysis_diff (&an, &cs);
-  if (r == 0)
+  }
+  if (r == 0) {
+    outcome = FUZZ_DIFFED;
     cat_changes (&an, &cs);
+  }
+  if (report) {
+    report->bytes_read = bytes_read;
+    report->outcome = outcome;
+    if (outcome >= FUZZ_DIFF_FAILED)
+      for (uint64_t i = 0; i < an.written.total; i++)
+        report->classes[an.own[S1].o[i].cls]++;
+    report->walk_budget_spent = an.v[S1].budget_spent;
+    report->dir_budget_spent = an.v[S1].dir_budget_spent;
+    report->named_dirs = an.paths[S1].n;
+    report->findings = an.findings;
+    an.findings = (struct findings) { 0 };
+    if (outcome == FUZZ_DIFFED) {
+      report->changes = cs;
+      cs = (struct changes) { 0 };
+    }
+  }
   changes_free (&cs);
   analysis_close (&an);
   free (s1);
+  errors = NULL;
   return bytes_read;
+}
+
+void
+fuzz_report_free (struct fuzz_report *r)
+{
+  findings_free (&r->findings);
+  findings_free (&r->errors);
+  changes_free (&r->changes);
 }
