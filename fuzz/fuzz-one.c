@@ -4,6 +4,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,11 +92,15 @@ fuzz_free_base (void)
   base_len = 0;
 }
 
-/* The views, counting what is read from them: the regression test
- * checks the work each input costs with that, not with a clock. */
+/* The views, counting what is read from them (the regression test
+ * checks the work each input costs with that, not with a clock), and
+ * failing as a fault says. */
 struct counted {
+  const char *label;
   const uint8_t *buf;
   uint64_t *read;
+  bool fails;                   /* a read that covers fails_at fails */
+  uint64_t fails_at;
 };
 
 static int
@@ -103,6 +108,12 @@ counted_pread (void *h, void *buf, uint64_t count, uint64_t offset)
 {
   struct counted *c = h;
 
+  if (c->fails && c->fails_at >= offset && c->fails_at - offset < count) {
+    errno = EIO;
+    ow_error ("%s: reading %" PRIu64 " bytes at %" PRIu64 " failed: %m (a fault the test "
+              "injects at byte %" PRIu64 ")", c->label, count, offset, c->fails_at);
+    return -1;
+  }
   memcpy (buf, c->buf + offset, count);
   *c->read += count;
   return 0;
@@ -243,13 +254,16 @@ name_owners (struct analysis *an)
 }
 
 uint64_t
-fuzz_one (const uint8_t *data, size_t size, struct fuzz_report *report)
+fuzz_one (const uint8_t *data, size_t size, const struct fuzz_fault *fault,
+          struct fuzz_report *report)
 {
   struct disk d0, d1;
   struct analysis an;
   struct changes cs = { 0 };
   uint64_t bytes_read = 0;
-  struct counted c0 = { base, &bytes_read }, c1 = { NULL, &bytes_read };
+  struct counted c0 = { "base view", base, &bytes_read, false, 0 };
+  struct counted c1 = { "SEE view", NULL, &bytes_read, fault && fault->see_read,
+                        fault ? fault->see_read_at : 0 };
   enum fuzz_outcome outcome = FUZZ_OPEN_FAILED;
   uint8_t *s1;
   int r;
@@ -268,9 +282,9 @@ fuzz_one (const uint8_t *data, size_t size, struct fuzz_report *report)
   memcpy (s1, data, size < base_len ? size : base_len);
   c1.buf = s1;
   /* disk_memory's disks, but counted; disk_pread checks the bounds. */
-  d0 = (struct disk) { .label = "base view", .size = base_len, .h = &c0,
+  d0 = (struct disk) { .label = c0.label, .size = base_len, .h = &c0,
                        .pread = counted_pread };
-  d1 = (struct disk) { .label = "SEE view", .size = base_len, .h = &c1,
+  d1 = (struct disk) { .label = c1.label, .size = base_len, .h = &c1,
                        .pread = counted_pread };
 
   r = analysis_open (&an, &d0, &d1, 0, true);

@@ -50,14 +50,24 @@ struct fuzz_report {
 };
 void fuzz_report_free (struct fuzz_report *r);
 
+/* A fault to run an input with.  Some failure paths are reached by
+ * no image, only by a device that fails (an I/O error of the overlay
+ * or of the base): a regression input reaches them with a read of
+ * the SEE view that fails (EIO) when it covers byte see_read_at. */
+struct fuzz_fault {
+  bool see_read;
+  uint64_t see_read_at;
+};
+
 /* Run one SEE image (S1): padded with the base's bytes or truncated
  * to the base's size, compared with the base block by block for the
  * written set, then analysed as audit, diff and cat would.  Errors
  * and findings are expected results, not failures: only a crash, a
  * leak, a sanitizer report or a slow input is a bug.  Returns the
- * bytes read from both views: the work the input cost.  With report
- * (may be NULL), says what happened there; free it with
- * fuzz_report_free. */
-uint64_t fuzz_one (const uint8_t *data, size_t size, struct fuzz_report *report);
+ * bytes read from both views: the work the input cost.  With fault
+ * (may be NULL), reads fail as it says; with report (may be NULL),
+ * says what happened there: free it with fuzz_report_free. */
+uint64_t fuzz_one (const uint8_t *data, size_t size, const struct fuzz_fault *fault,
+                   struct fuzz_report *report);
 
 #endif

@@ -288,6 +288,8 @@ meets (const struct fuzz_report *r, const char *word, char *why, size_t len)
     return -1;
   }
   v++;
+  if (key_is (word, k, "fail-see-read"))
+    return 1;                   /* how it runs (fault_of), not what it must do */
   if (key_is (word, k, "outcome")) {
     snprintf (why, len, "the outcome is %s, not %s", fuzz_outcome_names[r->outcome], v);
     return strcmp (fuzz_outcome_names[r->outcome], v) == 0;
@@ -319,7 +321,7 @@ meets (const struct fuzz_report *r, const char *word, char *why, size_t len)
     return r->named_dirs >= strtoull (v, NULL, 10);
   }
   snprintf (why, len, "\"%.*s\" is no expectation (outcome, finding, error, change, "
-            "audit, spent, min-named-dirs)", (int) k, word);
+            "audit, spent, min-named-dirs; fail-see-read)", (int) k, word);
   return -1;
 }
 
@@ -341,10 +343,25 @@ teardown (void)
   fuzz_free_base ();
 }
 
+/* The fault an input runs with: "fail-see-read=BYTE". */
+static struct fuzz_fault
+fault_of (const struct expectation *e)
+{
+  struct fuzz_fault f = { false, 0 };
+
+  for (size_t i = 0; e && i < e->n; i++)
+    if (strncmp (e->words[i], "fail-see-read=", 14) == 0) {
+      f.see_read = true;
+      f.see_read_at = strtoull (e->words[i] + 14, NULL, 0);
+    }
+  return f;
+}
+
 START_TEST (test_input)
 {
   const char *input = inputs[_i];
   const struct expectation *e = expectation_of (input);
+  struct fuzz_fault fault = fault_of (e);
   struct fuzz_report r;
   char path[4096], why[512];
   bool has_outcome = false;
@@ -353,7 +370,7 @@ START_TEST (test_input)
 
   snprintf (path, sizeof path, "%s/%s", REGRESS_DIR, input);
   ck_assert_msg (fuzz_read_file (path, &buf, &len) == 0, "cannot read %s", path);
-  fuzz_one (buf, len, &r);
+  fuzz_one (buf, len, &fault, &r);
   free (buf);
   if (getenv ("ONEWAY_FUZZ_VERBOSE"))
     print_report (input, &r);
