@@ -46,7 +46,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  fuzz_one (data, size);
+  fuzz_one (data, size, NULL, NULL);
   return 0;
 }
 

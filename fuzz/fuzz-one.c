@@ -4,6 +4,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,10 @@
 
 static uint8_t *base;
 static size_t base_len;
+
+const char *const fuzz_outcome_names[FUZZ_OUTCOMES] = {
+  "open-failed", "not-ext", "attribute-failed", "diff-failed", "diffed",
+};
 
 int
 fuzz_read_file (const char *path, uint8_t **buf, size_t *len)
@@ -87,11 +92,15 @@ fuzz_free_base (void)
   base_len = 0;
 }
 
-/* The views, counting what is read from them: the regression test
- * checks the work each input costs with that, not with a clock. */
+/* The views, counting what is read from them (the regression test
+ * checks the work each input costs with that, not with a clock), and
+ * failing as a fault says. */
 struct counted {
+  const char *label;
   const uint8_t *buf;
   uint64_t *read;
+  bool fails;                   /* a read that covers fails_at fails */
+  uint64_t fails_at;
 };
 
 static int
@@ -99,15 +108,30 @@ counted_pread (void *h, void *buf, uint64_t count, uint64_t offset)
 {
   struct counted *c = h;
 
+  if (c->fails && c->fails_at >= offset && c->fails_at - offset < count) {
+    errno = EIO;
+    ow_error ("%s: reading %" PRIu64 " bytes at %" PRIu64 " failed: %m (a fault the test "
+              "injects at byte %" PRIu64 ")", c->label, count, offset, c->fails_at);
+    return -1;
+  }
   memcpy (buf, c->buf + offset, count);
   *c->read += count;
   return 0;
 }
 
+/* Errors are results too: kept for the report, if there is one.  The
+ * error sink is global, hence a global list. */
+static struct findings *errors;
+
 static void
-quiet (const char *fmt, va_list ap)
+keep_error (const char *fmt, va_list ap)
 {
-  (void) fmt; (void) ap;
+  char *m;
+
+  if (errors && vasprintf (&m, fmt, ap) >= 0) {
+    findings_add (errors, "%s", m);
+    free (m);
+  }
 }
 
 /* The written set: every block of the filesystem's size where the
@@ -230,43 +254,84 @@ name_owners (struct analysis *an)
 }
 
 uint64_t
-fuzz_one (const uint8_t *data, size_t size)
+fuzz_one (const uint8_t *data, size_t size, const struct fuzz_fault *fault,
+          struct fuzz_report *report)
 {
   struct disk d0, d1;
   struct analysis an;
   struct changes cs = { 0 };
   uint64_t bytes_read = 0;
-  struct counted c0 = { base, &bytes_read }, c1 = { NULL, &bytes_read };
+  struct counted c0 = { "base view", base, &bytes_read, false, 0 };
+  struct counted c1 = { "SEE view", NULL, &bytes_read, fault && fault->see_read,
+                        fault ? fault->see_read_at : 0 };
+  enum fuzz_outcome outcome = FUZZ_OPEN_FAILED;
   uint8_t *s1;
   int r;
 
-  ow_set_error_handler (quiet);
+  if (report)
+    memset (report, 0, sizeof *report);
+  /* As oneway-merge does: findings then read as they would there. */
+  initialize_ext2_error_table ();
   /* The disk keeps the base's size: a shorter input is padded with the
    * base, a longer one cut. */
   if (!base || !(s1 = malloc (base_len ? base_len : 1)))
     return 0;
+  errors = report ? &report->errors : NULL;
+  ow_set_error_handler (keep_error);
   memcpy (s1, base, base_len);
   memcpy (s1, data, size < base_len ? size : base_len);
   c1.buf = s1;
   /* disk_memory's disks, but counted; disk_pread checks the bounds. */
-  d0 = (struct disk) { .label = "base view", .size = base_len, .h = &c0,
+  d0 = (struct disk) { .label = c0.label, .size = base_len, .h = &c0,
                        .pread = counted_pread };
-  d1 = (struct disk) { .label = "SEE view", .size = base_len, .h = &c1,
+  d1 = (struct disk) { .label = c1.label, .size = base_len, .h = &c1,
                        .pread = counted_pread };
 
   r = analysis_open (&an, &d0, &d1, 0, true);
-  if (r == 0)
+  if (r == 1)
+    outcome = FUZZ_NOT_EXT;
+  if (r == 0) {
+    outcome = FUZZ_ATTRIBUTE_FAILED;
     r = add_differences (&an, s1);
+  }
   if (r == 0)
     r = analysis_attribute (&an);
-  if (r == 0)
+  if (r == 0) {
+    outcome = FUZZ_DIFF_FAILED;
     name_owners (&an);
-  if (r == 0)
     r = analysis_diff (&an, &cs);
-  if (r == 0)
+  }
+  if (r == 0) {
+    outcome = FUZZ_DIFFED;
     cat_changes (&an, &cs);
+  }
+  if (report) {
+    report->bytes_read = bytes_read;
+    report->outcome = outcome;
+    if (outcome >= FUZZ_DIFF_FAILED)
+      for (uint64_t i = 0; i < an.written.total; i++)
+        report->classes[an.own[S1].o[i].cls]++;
+    report->walk_budget_spent = an.v[S1].budget_spent;
+    report->dir_budget_spent = an.v[S1].dir_budget_spent;
+    report->named_dirs = an.paths[S1].n;
+    report->findings = an.findings;
+    an.findings = (struct findings) { 0 };
+    if (outcome == FUZZ_DIFFED) {
+      report->changes = cs;
+      cs = (struct changes) { 0 };
+    }
+  }
   changes_free (&cs);
   analysis_close (&an);
   free (s1);
+  errors = NULL;
   return bytes_read;
+}
+
+void
+fuzz_report_free (struct fuzz_report *r)
+{
+  findings_free (&r->findings);
+  findings_free (&r->errors);
+  changes_free (&r->changes);
 }

@@ -15,6 +15,7 @@
 #include <et/com_err.h>
 
 #include "changes.h"
+#include "oneway/error.h"
 #include "oneway/escape.h"
 #include "oneway/util.h"
 
@@ -758,6 +759,12 @@ merge_replacements (struct analysis *an, struct changes *cs)
   return 0;
 
  fail:
+  {
+    char *e = ow_escape (cs->c[i].path.s, cs->c[i].path.len);
+    ow_error ("cannot compare %s in the base view with the new object the SEE put in "
+              "its place", e ? e : "a path");
+    free (e);
+  }
   /* Changes before i were moved down to k, and their old slots still
    * hold copies: move the rest down too, so that changes_free frees
    * each once. */

@@ -456,29 +456,73 @@ add_entry (struct dirents *d, uint32_t ino, uint8_t type, const char *name, uint
   return 0;
 }
 
-/* One block (or the inline area) of a directory.  rec_len, name_len
- * and the inode number are all checked: a crafted entry ends the
- * block's listing with a finding. */
-static int
-parse_entries (struct extfs *x, ext2_ino_t dir, const char *buf, size_t len,
-               uint64_t where, struct dirents *out)
-{
-  size_t off = 0;
+/* Every walk of directory entries (a listing, the climb by "..")
+ * reads them from a buffer, one directory block or a directory's
+ * inline data, through a cursor that checks each entry as ext4 does
+ * (ext4_check_dir_entry) before anything reads it: its rec_len a
+ * multiple of 4, at least its header and its name rounded up to 4
+ * bytes (EXT2_DIR_REC_LEN), and inside the buffer.  So the next entry
+ * starts aligned and inside too, whatever rec_len the SEE wrote.
+ * (Casefolded encrypted entries keep an 8-byte hash after the name;
+ * nothing here reads it, so it is not asked for.) */
+#define DIRENT_INLINE UINT64_MAX     /* where: the inline data, not a block */
 
-  while (off + 8 <= len) {
-    struct ext2_dir_entry *de = (struct ext2_dir_entry *) (buf + off);
-    unsigned int rec_len;
+struct dirent_cursor {
+  struct extfs *x;
+  ext2_ino_t dir;
+  const char *buf;              /* malloc'ed, so aligned for an entry */
+  size_t off, len;              /* off: a multiple of 4 */
+  uint64_t where;               /* the block, or DIRENT_INLINE: for findings */
+};
+
+/* The entry at the cursor, which then moves past it; NULL at the end,
+ * or at a corrupt entry: a finding says which and why, and the walk
+ * ends there (the rest of the buffer has no trustworthy start). */
+static const struct ext2_dir_entry *
+dirent_next (struct dirent_cursor *c)
+{
+  struct ext2_dir_entry *de = (struct ext2_dir_entry *) (c->buf + c->off);
+  unsigned int rec_len, need;
+  char why[128], place[32];
+
+  if (c->off + 8 > c->len)
+    return NULL;
+  need = EXT2_DIR_REC_LEN (ext2fs_dirent_name_len (de));
+  if (ext2fs_get_rec_len (c->x->fs, de, &rec_len))
+    snprintf (why, sizeof why, "its rec_len cannot be decoded");
+  else if (rec_len % 4)
+    snprintf (why, sizeof why, "its rec_len %u is not a multiple of 4", rec_len);
+  else if (rec_len < need)
+    snprintf (why, sizeof why, "its rec_len %u is less than the %u bytes that its %d-byte "
+              "name needs", rec_len, need, ext2fs_dirent_name_len (de));
+  else if (rec_len > c->len - c->off)
+    snprintf (why, sizeof why, "its rec_len %u runs past the end, %zu bytes on", rec_len,
+              c->len - c->off);
+  else {
+    c->off += rec_len;
+    return de;
+  }
+  if (c->where == DIRENT_INLINE)
+    snprintf (place, sizeof place, "its inline data");
+  else
+    snprintf (place, sizeof place, "block %" PRIu64, c->where);
+  findings_add (c->x->findings, "%s: directory inode %" PRIu32 " has a corrupt entry at "
+                "byte %zu of %s: %s; the rest of %s is not read", c->x->label, c->dir,
+                c->off, place, why, c->where == DIRENT_INLINE ? "it" : "that block");
+  c->off = c->len;
+  return NULL;
+}
+
+/* The entries of one directory block or inline area. */
+static int
+parse_entries (struct dirent_cursor *c, struct dirents *out)
+{
+  const struct ext2_dir_entry *de;
+
+  while ((de = dirent_next (c))) {
     int name_len = ext2fs_dirent_name_len (de);
     const char *name = de->name;
 
-    if (ext2fs_get_rec_len (x->fs, de, &rec_len) || rec_len < 8 || rec_len % 4
-        || rec_len > len - off || 8u + name_len > rec_len) {
-      findings_add (x->findings, "%s: directory inode %" PRIu32 " has a corrupt entry at "
-                    "byte %zu of block %" PRIu64 "; the rest of that block is ignored",
-                    x->label, dir, off, where);
-      return 0;
-    }
-    off += rec_len;
     if (de->inode == 0)
       continue;                 /* unused, or the checksum tail */
     if (name_len == 1 && name[0] == '.')
@@ -488,18 +532,18 @@ parse_entries (struct extfs *x, ext2_ino_t dir, const char *buf, size_t len,
       continue;
     }
     if (name_len == 0 || memchr (name, '/', name_len) || memchr (name, '\0', name_len)
-        || de->inode > x->fs->super->s_inodes_count) {
+        || de->inode > c->x->fs->super->s_inodes_count) {
       char *e = ow_escape (name, name_len);
-      findings_add (x->findings, "%s: directory inode %" PRIu32 " has an entry \"%s\" for "
-                    "inode %" PRIu32 " that no path can name (empty, '/' or NUL in it, "
-                    "or the inode is out of range); it is left out", x->label, dir,
+      findings_add (c->x->findings, "%s: directory inode %" PRIu32 " has an entry \"%s\" "
+                    "for inode %" PRIu32 " that no path can name (empty, '/' or NUL in it, "
+                    "or the inode is out of range); it is left out", c->x->label, c->dir,
                     e ? e : "?", de->inode);
       free (e);
       continue;
     }
     if (out->n == DIR_MAX_ENTRIES) {
-      findings_add (x->findings, "%s: directory inode %" PRIu32 " has more than %u entries; "
-                    "the rest are ignored", x->label, dir, DIR_MAX_ENTRIES);
+      findings_add (c->x->findings, "%s: directory inode %" PRIu32 " has more than %u "
+                    "entries; the rest are ignored", c->x->label, c->dir, DIR_MAX_ENTRIES);
       return 1;
     }
     if (add_entry (out, de->inode, ext2fs_dirent_file_type (de), name, name_len) == -1)
@@ -544,7 +588,8 @@ dir_run (void *opaque, enum map_kind kind, uint64_t logical, uint64_t physical,
     w->x->dir_budget--;
     if (disk_pread (&w->x->disk, w->buf, w->x->bs, (physical + i) * w->x->bs) == -1)
       return -1;
-    if ((r = parse_entries (w->x, w->ino, w->buf, w->x->bs, physical + i, w->out)))
+    struct dirent_cursor c = { w->x, w->ino, w->buf, 0, w->x->bs, physical + i };
+    if ((r = parse_entries (&c, w->out)))
       return r;
   }
   return 0;
@@ -566,9 +611,11 @@ extfs_read_dir (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode,
         | (uint32_t) (uint8_t) buf[3] << 24;
       /* The i_block part, then the part kept as an xattr. */
       size_t first = len < EXT4_MIN_INLINE_DATA_SIZE ? len : EXT4_MIN_INLINE_DATA_SIZE;
-      r = parse_entries (x, ino, buf + 4, first - 4, 0, out);
+      struct dirent_cursor head = { x, ino, buf, 4, first, DIRENT_INLINE };
+      struct dirent_cursor rest = { x, ino, buf, first, len, DIRENT_INLINE };
+      r = parse_entries (&head, out);
       if (r == 0 && len > first)
-        r = parse_entries (x, ino, buf + first, len - first, 0, out);
+        r = parse_entries (&rest, out);
     }
     free (buf);
     return r == -1 ? -1 : 0;
@@ -654,15 +701,13 @@ extfs_dir_parent (struct extfs *x, ext2_ino_t ino)
       || !(buf = malloc (x->bs)))
     return 0;
   if (disk_pread (&x->disk, buf, x->bs, f.physical * x->bs) == 0) {
-    struct ext2_dir_entry *dot = (struct ext2_dir_entry *) buf, *dotdot;
-    unsigned int rec_len;
-    if (ext2fs_get_rec_len (x->fs, dot, &rec_len) == 0 && rec_len >= 12
-        && rec_len <= x->bs - 12) {
-      dotdot = (struct ext2_dir_entry *) (buf + rec_len);
-      if (ext2fs_dirent_name_len (dotdot) == 2 && dotdot->name[0] == '.'
-          && dotdot->name[1] == '.' && dotdot->inode <= x->fs->super->s_inodes_count)
-        parent = dotdot->inode;
-    }
+    /* "." first, then "..". */
+    struct dirent_cursor c = { x, ino, buf, 0, x->bs, f.physical };
+    const struct ext2_dir_entry *de;
+    if (dirent_next (&c) && (de = dirent_next (&c)) && ext2fs_dirent_name_len (de) == 2
+        && de->name[0] == '.' && de->name[1] == '.'
+        && de->inode <= x->fs->super->s_inodes_count)
+      parent = de->inode;
   }
   free (buf);
   return parent;

@@ -102,7 +102,8 @@ int extfs_block_marked (struct extfs *x, uint64_t block);
 /* A directory's entries.  Names are bytes (not terminated); "." and
  * ".." are left out, the parent is returned apart.  Entries whose
  * names cannot be part of a path ('/' or NUL inside, empty) are left
- * out with a finding.  Bounded by DIR_MAX_BLOCKS and DIR_MAX_ENTRIES,
+ * out with a finding; an entry that breaks ext4's rules for rec_len
+ * ends the listing of its block (or inline data) with a finding.  Bounded by DIR_MAX_BLOCKS and DIR_MAX_ENTRIES,
  * and all listings together by the directory budget (16 times the
  * filesystem's size). */
 #define DIR_MAX_BLOCKS (1u << 16)
@@ -128,8 +129,9 @@ void dirents_free (struct dirents *d);
 void dirents_sort (struct dirents *d);
 
 /* A directory's parent, from its ".." entry alone (the second entry
- * of its first block, or the head of its inline data): 0 if there is
- * none to be found.  Cheaper than a listing, for climbing. */
+ * of its first block, checked as a listing checks it, or the head of
+ * its inline data): 0 if there is none to be found.  Cheaper than a
+ * listing, for climbing. */
 ext2_ino_t extfs_dir_parent (struct extfs *x, ext2_ino_t ino);
 
 /* A symlink's target, into buf of at least x->bs + 1 bytes; its length

@@ -1,5 +1,6 @@
 /* oneway: unit tests of the merge library: ranges, the block -> owner
- * map, the change list on hidden writes, the path resolver, the probe.
+ * map, the change list on hidden writes, the path resolver, crafted
+ * directory entries (through oneway-merge too), the probe.
  * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
  *
  * Images are made with mke2fs -d and changed with debugfs or byte
@@ -15,10 +16,15 @@
 
 #include <check.h>
 #include <ext2fs/ext2fs.h>
+#include <sys/wait.h>
 
 #include "analysis.h"
 #include "changes.h"
 #include "testlib.h"
+
+#ifndef ONEWAY_MERGE
+#error "ONEWAY_MERGE (the oneway-merge program of this build) must be defined"
+#endif
 
 static void
 sh (const char *fmt, ...)
@@ -334,6 +340,106 @@ START_TEST (test_path_cycle)
 }
 END_TEST
 
+/* An overlay at tl_path(name) holding the 4 KiB blocks in which the
+ * image see differs from base, as if an SEE had written them. */
+static const char *
+make_overlay (const char *name, const char *base, const char *see)
+{
+  static char path[512];
+  size_t len, len2;
+  uint8_t *b = load (base, &len), *s = load (see, &len2);
+  struct ow_overlay *ov;
+
+  snprintf (path, sizeof path, "%s", tl_path (name));
+  ck_assert_uint_eq (len, len2);
+  ov = tl_open (path, base, true, 4096, 0);
+  for (size_t off = 0; off < len; off += 4096)
+    if (memcmp (b + off, s + off, 4096) != 0)
+      ck_assert_int_eq (ow_pwrite (ov, s + off, 4096, off, false), 0);
+  ck_assert_int_eq (ow_close (ov), 0);
+  free (b);
+  free (s);
+  return path;
+}
+
+/* A whole file as a terminated string. */
+static char *
+slurp (const char *path)
+{
+  size_t len;
+  char *text = (char *) load (path, &len);
+
+  ck_assert_ptr_nonnull (text = realloc (text, len + 1));
+  text[len] = '\0';
+  return text;
+}
+
+/* oneway-merge CMD OVERLAY: its exit status, and what it wrote to
+ * stdout and stderr (malloc'ed) in *out and *err. */
+static int
+run_merge (const char *cmd, const char *overlay, char **out, char **err)
+{
+  char *outpath = strdup (tl_path ("merge.out")), *errpath = strdup (tl_path ("merge.err"));
+  char *line;
+  int status;
+
+  ck_assert_int_ge (asprintf (&line, "%s %s %s >%s 2>%s", ONEWAY_MERGE, cmd, overlay,
+                              outpath, errpath), 0);
+  status = system (line);
+  free (line);
+  *out = slurp (outpath);
+  *err = slurp (errpath);
+  free (outpath);
+  free (errpath);
+  ck_assert_msg (WIFEXITED (status), "oneway-merge %s died: %s", cmd, *err);
+  return WEXITSTATUS (status);
+}
+
+/* The "." of /a/b with rec_len 13: ".." would start at byte 13,
+ * misaligned.  The climb by ".." stops there with a finding (as the
+ * listing does), and audit and diff answer, audit naming /a/b by a
+ * walk from the root; under UBSan they used to stop at the misaligned
+ * read. */
+START_TEST (test_dirent_rec_len)
+{
+  const char *base = make_image ("drl", "mkdir -p a/b; echo x > a/b/f");
+  char *see = strdup (tl_path ("drl-see.img")), *out, *err, *finding;
+  const char *cmds[] = { "audit", "diff" };
+  uint16_t rec_len = 13;                /* little-endian hosts only, as ext4 */
+  struct pair p;
+  bool found = false;
+
+  sh ("cp %s %s", base, see);
+  ext2_ino_t b = ino_of (see, "/a/b");
+  blk64_t block = block_of (see, "/a/b", 0);
+  patch (see, block * 4096 + 4, &rec_len, 2);
+  ck_assert_int_ge (asprintf (&finding, "directory inode %u has a corrupt entry at byte 0 "
+                              "of block %llu: its rec_len 13 is not a multiple of 4", b,
+                              (unsigned long long) block), 0);
+
+  open_pair (&p, base, see);
+  ck_assert_uint_eq (extfs_dir_parent (&p.an.v[S0], b), ino_of (base, "/a"));
+  ck_assert_uint_eq (extfs_dir_parent (&p.an.v[S1], b), 0);
+  for (size_t i = 0; i < p.an.findings.n; i++)
+    found |= strstr (p.an.findings.msg[i], finding) != NULL;
+  ck_assert_msg (found, "no finding says: %s", finding);
+  close_pair (&p);
+
+  const char *ov = make_overlay ("drl.ow", base, see);
+  for (int i = 0; i < 2; i++) {
+    ck_assert_int_eq (run_merge (cmds[i], ov, &out, &err), 0);
+    ck_assert_msg (strstr (err, finding), "oneway-merge %s does not say: %s\n%s", cmds[i],
+                   finding, err);
+    ck_assert_msg (i != 0 || strstr (out, " /a/b (block 0)"), "audit does not name the "
+                   "block of /a/b:\n%s", out);
+    free (out);
+    free (err);
+  }
+  free (finding);
+  free (see);
+}
+END_TEST
+
 START_TEST (test_probe)
 {
   size_t len = 3 << 20;
@@ -387,6 +493,7 @@ add_tests (TCase *tc)
   tcase_add_test (tc, test_unattributed);
   tcase_add_test (tc, test_paths);
   tcase_add_test (tc, test_path_cycle);
+  tcase_add_test (tc, test_dirent_rec_len);
   tcase_add_test (tc, test_probe);
 }
 
