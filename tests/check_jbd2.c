@@ -23,8 +23,6 @@
 #include "jbd2-format.h"
 #include "testlib.h"
 
-static bool tools_missing;
-
 static int
 run (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
 
@@ -46,10 +44,6 @@ static void
 setup (void)
 {
   tl_capture_errors ();
-  tools_missing = run ("{ command -v mke2fs && command -v debugfs && command -v e2fsck; } >/dev/null")
-    != 0;
-  if (tools_missing)
-    fprintf (stderr, "check_jbd2: mke2fs, debugfs or e2fsck missing: skipped\n");
 }
 
 static void
@@ -371,43 +365,37 @@ check_format (const char *mkfs_opts, const char *size, const char *jo_opts)
 
 START_TEST (test_ext4_4k)
 {
-  if (!tools_missing)
-    check_format ("-t ext4 -b 4096", "64M", "");
+  check_format ("-t ext4 -b 4096", "64M", "");
 }
 END_TEST
 
 START_TEST (test_ext4_4k_csum_v3)
 {
-  if (!tools_missing)
-    check_format ("-t ext4 -b 4096 -O metadata_csum,64bit", "64M", "-c");
+  check_format ("-t ext4 -b 4096 -O metadata_csum,64bit", "64M", "-c");
 }
 END_TEST
 
 START_TEST (test_ext4_csum_v2)
 {
-  if (!tools_missing)
-    check_format ("-t ext4 -b 4096", "64M", "-c -v 2");
+  check_format ("-t ext4 -b 4096", "64M", "-c -v 2");
 }
 END_TEST
 
 START_TEST (test_ext4_1k)
 {
-  if (!tools_missing)
-    check_format ("-t ext4 -b 1024", "32M", "-c");
+  check_format ("-t ext4 -b 1024", "32M", "-c");
 }
 END_TEST
 
 START_TEST (test_ext4_no_csum_32bit)
 {
-  if (!tools_missing)
-    check_format ("-t ext4 -b 4096 -O ^metadata_csum,^64bit", "64M", "");
+  check_format ("-t ext4 -b 4096 -O ^metadata_csum,^64bit", "64M", "");
 }
 END_TEST
 
 START_TEST (test_ext3)
 {
-  if (!tools_missing)
-    check_format ("-t ext3", "32M", "");
+  check_format ("-t ext3", "32M", "");
 }
 END_TEST
 
@@ -416,8 +404,6 @@ START_TEST (test_clean)
   struct image im;
   struct jbd2_replay_result res;
 
-  if (tools_missing)
-    return;
   make_image (&im, "fs", "-t ext4", "32M");
   ck_assert_int_eq (run ("cp '%s' '%s'", im.path, tl_path ("orig")), 0);
   ck_assert_int_eq (replay_ours (im.path, false, &res), 0);
@@ -433,8 +419,6 @@ START_TEST (test_dry_run)
   struct image im;
   struct jbd2_replay_result dry, real;
 
-  if (tools_missing)
-    return;
   make_image (&im, "fs", "-t ext4", "64M");
   write_transactions (&im, "-c");
   ck_assert_int_eq (run ("cp '%s' '%s'", im.path, tl_path ("orig")), 0);
@@ -487,8 +471,6 @@ START_TEST (test_wrap_around)
   uint32_t n = 0;
   const char *opts[] = { "", "-c" };
 
-  if (tools_missing)
-    return;
   for (int i = 0; i < 2; i++) {
     make_image (&im, "fs", "-t ext4 -b 4096", "64M");
     write_transactions (&im, opts[i]);
@@ -515,8 +497,6 @@ START_TEST (test_sequence_wrap)
   uint8_t *b;
   uint32_t first, maxlen, delta = 0xfffffffeU - 1;
 
-  if (tools_missing)
-    return;
   make_image (&im, "fs", "-t ext4 -b 4096", "64M");
   write_transactions (&im, "");         /* no checksums over the IDs */
   b = malloc (im.bs);
@@ -595,8 +575,6 @@ START_TEST (test_checksum_v1)
   struct image im;
   struct jbd2_replay_result res;
 
-  if (tools_missing)
-    return;
   make_image (&im, "fs", "-t ext4 -b 4096 -O ^metadata_csum", "64M");
   write_transactions (&im, "");
   add_v1_checksums (&im, -1);
@@ -637,8 +615,6 @@ START_TEST (test_tag_past_end)
   uint8_t *b;
   uint32_t l;
 
-  if (tools_missing)
-    return;
   make_image (&im, "fs", "-t ext4 -b 4096", "64M");
   write_transactions (&im, "");
   b = malloc (im.bs);
@@ -663,8 +639,6 @@ START_TEST (test_bad_descriptor_checksum)
   uint8_t *b;
   uint32_t l;
 
-  if (tools_missing)
-    return;
   make_image (&im, "fs", "-t ext4 -b 4096", "64M");
   write_transactions (&im, "-c");
   b = malloc (im.bs);
@@ -684,8 +658,6 @@ START_TEST (test_bad_data_checksum)
   uint8_t *b;
   uint32_t l;
 
-  if (tools_missing)
-    return;
   make_image (&im, "fs", "-t ext4 -b 4096", "64M");
   write_transactions (&im, "-c");
   b = malloc (im.bs);
@@ -708,8 +680,6 @@ START_TEST (test_bad_commit_checksum)
   uint8_t *b;
   uint32_t l;
 
-  if (tools_missing)
-    return;
   make_image (&im, "fs", "-t ext4 -b 4096", "64M");
   write_transactions (&im, "-c");
   b = malloc (im.bs);
@@ -733,8 +703,6 @@ START_TEST (test_absurd_superblock)
   const uint32_t fields[] = { JSB_FIRST, JSB_MAXLEN, JSB_START, JSB_BLOCKSIZE };
   const uint32_t values[] = { 0, 0xffffffffU, 1, 0xfffffff0U, 3 };
 
-  if (tools_missing)
-    return;
   make_image (&im, "fs", "-t ext4 -b 4096", "64M");
   write_transactions (&im, "-c");
   b = malloc (im.bs);
@@ -772,8 +740,6 @@ START_TEST (test_garbage)
   unsigned seed = 1;
   const char *opts[] = { "", "-c" };
 
-  if (tools_missing)
-    return;
   b = malloc (65536);
   for (int o = 0; o < 2; o++) {
     make_image (&im, "fs", "-t ext4 -b 1024", "16M");
@@ -816,8 +782,6 @@ START_TEST (test_looping_log)
   uint8_t *b;
   uint32_t first, maxlen, seq;
 
-  if (tools_missing)
-    return;
   make_image (&im, "fs", "-t ext4 -b 1024 -O ^metadata_csum", "16M");
   write_transactions (&im, "");
   b = malloc (im.bs);
@@ -883,5 +847,13 @@ add_tests (TCase *tc)
 int
 main (void)
 {
+  /* Without e2fsprogs there is nothing to test against: a skip
+   * (automake's exit status 77), never a pass. */
+  if (run ("{ command -v mke2fs && command -v debugfs && command -v e2fsck; } >/dev/null")
+      != 0) {
+    fprintf (stderr, "SKIP: check_jbd2: mke2fs, debugfs or e2fsck is not installed "
+             "(package e2fsprogs)\n");
+    return 77;
+  }
   return tl_run ("jbd2", add_tests);
 }

@@ -15,6 +15,7 @@
 #                     --name NAME --block-size BS --ops N
 
 import argparse
+import hashlib
 import mmap
 import os
 import random
@@ -135,11 +136,15 @@ class Tester:
         self.model = mmap.mmap(self.model_f.fileno(), self.size)
         self.h = None
         self.history = []
+        # Every operation and the final view: two runs with one seed
+        # must end with the same digest.
+        self.digest = hashlib.sha256()
         self.stats = {}
         self.hot = self.r.randrange(0, self.size - 256 * 1024) & ~4095
 
     # ---- bookkeeping
     def note(self, what):
+        self.digest.update(what.encode() + b"\n")
         self.history.append(what)
         if len(self.history) > 40:
             del self.history[0]
@@ -412,15 +417,17 @@ def main():
               % (a.seed, a.block_size, getattr(t, "i", -1), e), file=sys.stderr)
         if not isinstance(e, Failure):
             traceback.print_exc()
-        print("the last operations (replay with ONEWAY_SEED=%d):" % a.seed, file=sys.stderr)
+        print("the last operations:", file=sys.stderr)
         for h in t.history:
             print("   ", h, file=sys.stderr)
         return 1
     finally:
         t.srv.cleanup()
+    t.digest.update(t.model[:])
     print("%s: seed %d, %d operations in %.1f s: %s"
           % (a.name, a.seed, a.ops, time.time() - t0,
              ", ".join("%s %d" % kv for kv in sorted(t.stats.items()))))
+    print("%s: digest of the operations and the final view: %s" % (a.name, t.digest.hexdigest()))
     return 0
 
 

@@ -17,16 +17,30 @@
 #include "oneway/error.h"
 #include "testlib.h"
 
-static char dir[256];
+/* Check runs each test in a child process (unless CK_FORK=no), so a
+ * directory made by a test is made in the child, where the parent's
+ * cleanup cannot see it; and a test that fails, crashes or times out
+ * does not get to clean up.  So tl_run makes one directory in the
+ * parent, every tl_dir is made inside it, and tl_run removes it whole
+ * at the end. */
+static char root[256];
+static char dir[300];
 static char last_error[4096];
+
+static bool
+make_dir (char *buf, size_t len, const char *parent, const char *name)
+{
+  snprintf (buf, len, "%s/%s.XXXXXX", parent, name);
+  return mkdtemp (buf) != NULL;
+}
 
 const char *
 tl_dir (void)
 {
   if (!dir[0]) {
     const char *t = getenv ("TMPDIR");
-    snprintf (dir, sizeof dir, "%s/oneway-unit.XXXXXX", t ? t : "/tmp");
-    ck_assert_ptr_nonnull (mkdtemp (dir));
+    ck_assert (root[0] ? make_dir (dir, sizeof dir, root, "test")
+               : make_dir (dir, sizeof dir, t ? t : "/tmp", "oneway-unit"));
   }
   return dir;
 }
@@ -37,11 +51,17 @@ rm_one (const char *p, const struct stat *st, int flag, struct FTW *ftw)
   return remove (p);
 }
 
+static void
+remove_tree (const char *p)
+{
+  nftw (p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void
 tl_cleanup (void)
 {
   if (dir[0])
-    nftw (dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    remove_tree (dir);
   dir[0] = '\0';
 }
 
@@ -172,11 +192,19 @@ tl_run (const char *name, void (*add_tests) (TCase *tc))
   SRunner *sr;
   int failed;
 
+  const char *t = getenv ("TMPDIR");
+  if (!make_dir (root, sizeof root, t ? t : "/tmp", "oneway-unit")) {
+    perror (root);
+    return 99;                  /* automake's hard error */
+  }
   add_tests (tc);
   suite_add_tcase (s, tc);
   sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
   failed = srunner_ntests_failed (sr);
   srunner_free (sr);
+  tl_cleanup ();
+  remove_tree (root);
+  root[0] = '\0';
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

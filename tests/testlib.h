@@ -12,7 +12,8 @@
 
 #include "oneway/overlay.h"
 
-/* A private directory, removed (recursively) by tl_cleanup. */
+/* A private directory, removed (recursively) by tl_cleanup, and in
+ * any case by the end of tl_run, whatever became of the test. */
 const char *tl_dir (void);
 void tl_cleanup (void);
 /* tl_dir()/name, in a static rotating buffer. */
