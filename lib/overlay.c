@@ -23,6 +23,21 @@
 #include "oneway/util.h"
 #include "overlay-internal.h"
 
+#ifdef OW_TEST_HOOKS
+int (*ow_test_hook) (enum ow_hook_point where, void *ov);
+#endif
+
+/* A failure a test injects in place of the call (test-hooks.h). */
+static bool
+injected (enum ow_hook_point where, void *ov)
+{
+  int e = OW_HOOK_RESULT (where, ov);
+
+  if (e)
+    errno = e;
+  return e != 0;
+}
+
 /* The default backend: a file. */
 static int
 file_pread (void *h, void *buf, size_t count, uint64_t offset)
@@ -37,6 +52,8 @@ file_pwritev (void *h, const struct iovec *iov, int iovcnt, uint64_t offset)
   size_t total = 0;
   ssize_t r;
 
+  if (injected (OW_HOOK_FILE_WRITE, h))
+    return -1;
   for (int i = 0; i < iovcnt; i++)
     total += iov[i].iov_len;
   if (iovcnt <= IOV_MAX) {
@@ -62,25 +79,19 @@ file_pwritev (void *h, const struct iovec *iov, int iovcnt, uint64_t offset)
   return 0;
 }
 
-#ifdef OW_TEST_HOOKS
-int (*ow_test_hook) (enum ow_hook_point where, void *ov);
-#endif
-
 static int
 file_sync (void *h)
 {
-  int injected = OW_HOOK_RESULT (OW_HOOK_FILE_SYNC, h);
-
-  if (injected) {
-    errno = injected;
+  if (injected (OW_HOOK_FILE_SYNC, h))
     return -1;
-  }
   return fdatasync (((struct ow_overlay *) h)->fd);
 }
 
 static int
 file_truncate (void *h, uint64_t size)
 {
+  if (injected (OW_HOOK_FILE_TRUNCATE, h))
+    return -1;
   return ftruncate (((struct ow_overlay *) h)->fd, size);
 }
 
@@ -99,21 +110,23 @@ static const struct ow_file_ops file_ops = {
   file_pread, file_pwritev, file_sync, file_truncate, file_size,
 };
 
-/* Make the new file's directory entry durable too. */
-static void
-sync_parent_dir (const char *path)
+/* Make the new file's directory entry durable too: without it a power
+ * cut can take the whole overlay away, flushed writes and all. */
+static int
+sync_parent_dir (struct ow_overlay *ov)
 {
-  char *copy = strdup (path);
-  int dfd;
+  char *copy = strdup (ov->path);
+  int dfd = -1, r = -1;
 
-  if (!copy)
-    return;
-  dfd = open (dirname (copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync (dfd);
+  if (copy && !injected (OW_HOOK_DIR_SYNC, ov)
+      && (dfd = open (dirname (copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+    r = fsync (dfd);
+  if (r == -1)
+    ow_error ("cannot sync the directory of new overlay %s: %m", ov->path);
+  if (dfd >= 0)
     close (dfd);
-  }
   free (copy);
+  return r;
 }
 
 static int
@@ -257,8 +270,8 @@ create_overlay (struct ow_overlay *ov, const struct ow_open_params *p)
     ow_error ("cannot sync overlay %s: %m", ov->path);
     return -1;
   }
-  if (ov->fd >= 0)
-    sync_parent_dir (ov->path);
+  if (ov->fd >= 0 && sync_parent_dir (ov) == -1)
+    return -1;
   return 0;
 }
 

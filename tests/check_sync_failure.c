@@ -15,6 +15,7 @@
 #include <check.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model.h"
 #include "oneway/test-hooks.h"
@@ -87,13 +88,14 @@ START_TEST (test_simulated)
 }
 END_TEST
 
-/* The plain-file backend, its real fdatasync replaced by a failure. */
+/* The plain-file backend, a real call of it replaced by a failure. */
+static enum ow_hook_point fail_at = OW_HOOK_FILE_SYNC;
 static int fail_syncs;
 
 static int
 inject (enum ow_hook_point where, void *ov)
 {
-  if (where == OW_HOOK_FILE_SYNC && fail_syncs > 0) {
+  if (where == fail_at && fail_syncs > 0) {
     fail_syncs--;
     return EIO;
   }
@@ -147,11 +149,38 @@ START_TEST (test_real_file)
 }
 END_TEST
 
+/* A new overlay whose directory entry cannot be made durable would
+ * vanish in a power cut with all it flushed: it is not made at all. */
+START_TEST (test_directory_sync)
+{
+  const char *base = tl_path ("base.img"), *path = tl_path ("new.ow");
+  struct ow_overlay *ov;
+
+  tl_capture_errors ();
+  ow_test_hook = inject;
+  tl_make_base (base, DISK, MODEL_BASE_SEED);
+  fail_at = OW_HOOK_DIR_SYNC;
+  fail_syncs = 1;
+  errno = 0;
+  ck_assert_int_eq (tl_try_open (path, base, true, BS, OW_COMPRESS_NONE, &ov), -1);
+  ck_assert_int_eq (errno, EIO);
+  ck_assert_ptr_nonnull (strstr (tl_last_error (), "cannot sync the directory"));
+  ck_assert_int_eq (access (path, F_OK), -1);
+  /* The next try makes it. */
+  ov = tl_open (path, base, true, BS, OW_COMPRESS_NONE);
+  ck_assert_int_eq (ow_close (ov), 0);
+  fail_at = OW_HOOK_FILE_SYNC;
+  ow_test_hook = NULL;
+  tl_cleanup ();
+}
+END_TEST
+
 static void
 add_tests (TCase *tc)
 {
   tcase_add_test (tc, test_simulated);
   tcase_add_test (tc, test_real_file);
+  tcase_add_test (tc, test_directory_sync);
 }
 
 int

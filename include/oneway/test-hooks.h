@@ -19,12 +19,17 @@ enum ow_hook_point {
   OW_HOOK_FLUSH_POINT,          /* a flush took its point, before logging reads */
   OW_HOOK_FLUSH_WAITING,        /* a flush waits for an append below its point */
   OW_HOOK_FLUSH_SYNCED,         /* a flush synced, before its header */
-  OW_HOOK_FILE_SYNC,            /* the plain-file backend is about to fdatasync */
+  /* The plain-file backend (lib/overlay.c) is about to: */
+  OW_HOOK_FILE_WRITE,           /* pwritev */
+  OW_HOOK_FILE_TRUNCATE,        /* ftruncate */
+  OW_HOOK_FILE_SYNC,            /* fdatasync */
+  OW_HOOK_DIR_SYNC,             /* fsync the directory of a new overlay */
   OW_HOOK_N
 };
 
-/* Returns 0 to go on, or, at OW_HOOK_FILE_SYNC only, an errno with
- * which the sync fails instead.  ov is the overlay (struct ow_overlay *). */
+/* Returns 0 to go on, or, at the OW_HOOK_FILE_* and OW_HOOK_DIR_SYNC
+ * points, an errno with which that call fails instead of being made.
+ * ov is the overlay (struct ow_overlay *). */
 extern int (*ow_test_hook) (enum ow_hook_point where, void *ov);
 
 #ifdef OW_TEST_HOOKS
