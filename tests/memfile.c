@@ -247,8 +247,7 @@ mf_survivor (struct memfile *m, size_t upto, bool power, unsigned *rng,
       apply (out, &m->hist[i], m->hist[i].len);
     if (upto < m->nhist && m->hist[upto].kind == MF_WRITE && m->hist[upto].len)
       apply (out, &m->hist[upto], mf_rand (rng) % m->hist[upto].len);
-    pthread_mutex_unlock (&m->lock);
-    return;
+    goto out;
   }
   /* What syncs made durable; a failed sync drops what it should have. */
   for (size_t i = 0; i < upto; i++) {
@@ -273,5 +272,11 @@ mf_survivor (struct memfile *m, size_t upto, bool power, unsigned *rng,
       if (mf_rand (rng) % 2)
         put (out, op->off + s, op->data + s, op->len - s < 512 ? op->len - s : 512);
   }
+ out:
+  /* What survived is on the disk: a crash of the survivor (recovery
+   * crashing in turn) starts from all of it. */
+  if (out->size)
+    record (out, MF_WRITE, 0, out->vol, out->size);
+  record (out, MF_SYNC, 0, NULL, 0);
   pthread_mutex_unlock (&m->lock);
 }

@@ -58,7 +58,9 @@ size_t mf_mark (struct memfile *m);
 
 /* In out (initialised here), the file as a crash just after the first
  * upto operations leaves it: power (a power cut) or the process's
- * death, which tears operation upto, if it is a write, at random. */
+ * death, which tears operation upto, if it is a write, at random.
+ * Its history starts with all of that written and synced, so that it
+ * can crash in turn (a recovery that crashes). */
 void mf_survivor (struct memfile *m, size_t upto, bool power, unsigned *rng,
                   struct memfile *out);
 
