@@ -44,6 +44,16 @@ analysis_open (struct analysis *an, const struct disk *base, const struct disk *
     an->open[v] = true;
     pathres_init (&an->paths[v], &an->v[v]);
   }
+  /* Everything that compares the views block by block (file contents,
+   * owners) takes one block size for both. */
+  if (an->v[S0].bs != an->v[S1].bs) {
+    errno = EINVAL;
+    ow_error ("the SEE view holds an %s filesystem of %u-byte blocks where the base "
+              "view's has %u-byte blocks: the SEE made a new filesystem, which only a "
+              "block-level review (oneway-merge blocks) can show",
+              an->probe.fstype, an->v[S1].bs, an->v[S0].bs);
+    return -1;
+  }
   if (extfs_needs_recovery (&an->v[S1]) && !allow_unclean) {
     errno = EINVAL;
     ow_error ("the %s filesystem in the SEE view was not unmounted cleanly: its journal "

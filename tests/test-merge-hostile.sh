@@ -485,6 +485,24 @@ case_random ()
     not_ext rnd 'no filesystem'
 }
 
+# A new filesystem in the same place, of another block size: files at
+# the same inodes as the base's, their blocks counted otherwise.
+case_new_block_size ()
+{
+    new_see newbs
+    mkdir -p "$tmp/newbs-tree/frag" "$tmp/newbs-tree/data"
+    head -c 100000 /dev/urandom > "$tmp/newbs-tree/frag/file"
+    echo one > "$tmp/newbs-tree/data/f1"
+    mke2fs -q -F -t ext4 -b 1024 -d "$tmp/newbs-tree" \
+        -E lazy_itable_init=0,lazy_journal_init=0 "$see" 32M || fail "mke2fs -b 1024 failed"
+    push newbs
+    review newbs
+    [ $audit_st = 2 ] && [ $diff_st = 2 ] ||
+        fail "newbs: audit exited $audit_st, diff $diff_st; expected 2"
+    has "$tmp/newbs-diff.err" "1024-byte blocks.*new filesystem" \
+        "newbs: diff does not say the SEE made a new filesystem of other blocks"
+}
+
 # ---------------------------------------------------------------- 10. partition tables
 # disk LABEL P1-EXT: a 48 MiB disk with partition 1 (1-9 MiB) and
 # partition 2 (9-41 MiB, the base's ext4 filesystem); partition 1
@@ -561,7 +579,7 @@ case_two_ext ()
 all_cases="extent_selfloop extent_blowup extent_blowup_many extent_past_end
            dir_link_cycle dotdot_cycle bad_names blocks_count itable_past_end
            double_claim nothing_hides garbage_itable garbage_gdt garbage_dir
-           needs_recovery swap random mbr gpt two_ext"
+           needs_recovery new_block_size swap random mbr gpt two_ext"
 if ! command -v sfdisk >/dev/null; then
     skip_case "sfdisk (package fdisk) is not installed: cases mbr gpt two_ext"
     all_cases=${all_cases//mbr gpt two_ext/}
