@@ -320,7 +320,7 @@ fail_real_file (enum ow_hook_point where, void *ov)
 
 #define WORKLOAD_OPS 60         /* before the first close */
 #define REOPENED_OPS 30         /* after reopening */
-#define RECOVERY_SAMPLE 8       /* crash the recovery at every 8th crash point */
+#define RECOVERY_SAMPLE 8       /* crash the recovery at every 8th crash point tried */
 
 struct counts {
   long points, recovery_points;
@@ -392,7 +392,7 @@ run_once (uint32_t bs, int compress, unsigned seed, const char *base, long crash
         bool power = i > 0;
         mf_survivor (&m, m.nhist, power, &rng, &survivor);
         verify (&r, &sw, !power, crash_at);
-        if (i == 1 && crash_at % RECOVERY_SAMPLE == 0)
+        if (i == 1 && counts->points % RECOVERY_SAMPLE == 0)
           counts->recovery_points += crash_recovery (&r, &survivor, false, crash_at);
         mf_free (&survivor);
       }
