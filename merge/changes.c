@@ -12,12 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <et/com_err.h>
-
 #include "changes.h"
 #include "oneway/error.h"
 #include "oneway/escape.h"
 #include "oneway/util.h"
+#include "xattrs.h"
 
 const char *const aspect_names[ASPECTS] = {
   "type", "content", "size", "mode", "owner", "mtime", "xattrs", "target", "links",
@@ -98,97 +97,17 @@ content_differs (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
   return r;
 }
 
-struct xattr {
-  char *name, *value;
-  size_t len;
-};
-
-struct xattrs {
-  struct xattr *x;
-  size_t n, cap;
-  int err;
-};
-
-static int
-add_xattr (char *name, char *value, size_t value_len, void *data)
-{
-  struct xattrs *xs = data;
-
-  /* Inline data is kept as an xattr; it is content, not an xattr. */
-  if (strcmp (name, "system.data") == 0)
-    return 0;
-  if (ow_grow_array (&xs->x, &xs->cap, xs->n + 1, sizeof *xs->x) == -1) {
-    xs->err = -1;
-    return XATTR_ABORT;
-  }
-  struct xattr *x = &xs->x[xs->n];
-  x->name = strdup (name);
-  x->value = malloc (value_len ? value_len : 1);
-  if (!x->name || !x->value) {
-    free (x->name);
-    free (x->value);
-    xs->err = -1;
-    return XATTR_ABORT;
-  }
-  memcpy (x->value, value, value_len);
-  x->len = value_len;
-  xs->n++;
-  return 0;
-}
-
-static int
-compare_xattr (const void *a, const void *b)
-{
-  return strcmp (((const struct xattr *) a)->name, ((const struct xattr *) b)->name);
-}
-
-static void
-xattrs_free (struct xattrs *xs)
-{
-  for (size_t i = 0; i < xs->n; i++) {
-    free (xs->x[i].name);
-    free (xs->x[i].value);
-  }
-  free (xs->x);
-}
-
-static int
-read_xattrs (struct extfs *x, uint32_t ino, struct xattrs *xs)
-{
-  struct ext2_xattr_handle *h;
-  errcode_t err;
-
-  /* By inode number: the in-inode xattrs lie past the part of the
-   * inode that struct ext2_inode_large holds. */
-  err = ext2fs_xattrs_open (x->fs, ino, &h);
-  if (!err) {
-    err = ext2fs_xattrs_read (h);
-    if (!err)
-      err = ext2fs_xattrs_iterate (h, add_xattr, xs);
-    ext2fs_xattrs_close (&h);
-  }
-  if (err && err != EXT2_ET_EA_INODE_CORRUPTED)
-    findings_add (x->findings, "%s: the xattrs of inode %" PRIu32 " cannot be read: %s",
-                  x->label, ino, error_message (err));
-  if (xs->n > 1)
-    qsort (xs->x, xs->n, sizeof *xs->x, compare_xattr);
-  return xs->err;
-}
-
 static int
 xattrs_differ (struct analysis *an, uint32_t ino0, uint32_t ino1)
 {
   struct xattrs x0 = { 0 }, x1 = { 0 };
-  int r = 0;
+  int r;
 
-  if (read_xattrs (&an->v[S0], ino0, &x0) == -1 || read_xattrs (&an->v[S1], ino1, &x1) == -1)
+  if (extfs_read_xattrs (&an->v[S0], ino0, &x0) == -1
+      || extfs_read_xattrs (&an->v[S1], ino1, &x1) == -1)
     r = -1;
-  else if (x0.n != x1.n)
-    r = 1;
   else
-    for (size_t i = 0; i < x0.n && !r; i++)
-      r = strcmp (x0.x[i].name, x1.x[i].name) != 0 || x0.x[i].len != x1.x[i].len
-        || memcmp (x0.x[i].value, x1.x[i].value, x0.x[i].len) != 0;
+    r = !xattrs_equal (&x0, &x1);
   xattrs_free (&x0);
   xattrs_free (&x1);
   return r;
