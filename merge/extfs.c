@@ -444,8 +444,8 @@ dirents_sort (struct dirents *d)
     qsort_r (d->e, d->n, sizeof *d->e, compare_dirents, d->names);
 }
 
-static int
-add_entry (struct dirents *d, uint32_t ino, uint8_t type, const char *name, uint8_t len)
+int
+dirents_add (struct dirents *d, uint32_t ino, uint8_t type, const char *name, uint8_t len)
 {
   if (ow_grow_array (&d->e, &d->cap, d->n + 1, sizeof *d->e) == -1
       || ow_grow_array (&d->names, &d->names_cap, d->names_len + len, 1) == -1)
@@ -546,7 +546,7 @@ parse_entries (struct dirent_cursor *c, struct dirents *out)
                     "entries; the rest are ignored", c->x->label, c->dir, DIR_MAX_ENTRIES);
       return 1;
     }
-    if (add_entry (out, de->inode, ext2fs_dirent_file_type (de), name, name_len) == -1)
+    if (dirents_add (out, de->inode, ext2fs_dirent_file_type (de), name, name_len) == -1)
       return -1;
   }
   return 0;

@@ -125,6 +125,9 @@ struct dirents {
 int extfs_read_dir (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode,
                     struct dirents *out);
 void dirents_free (struct dirents *d);
+/* Append an entry (for listings made elsewhere: the host's); -1 on
+ * out of memory. */
+int dirents_add (struct dirents *d, uint32_t ino, uint8_t type, const char *name, uint8_t len);
 /* Sort by name (bytes), for comparing two listings. */
 void dirents_sort (struct dirents *d);
 
