@@ -16,10 +16,14 @@
 
 #include <check.h>
 #include <ext2fs/ext2fs.h>
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
 #include "analysis.h"
 #include "changes.h"
+#include "host-tree.h"
 #include "testlib.h"
 
 #ifndef ONEWAY_MERGE
@@ -489,6 +493,129 @@ START_TEST (test_probe)
 }
 END_TEST
 
+
+/* The host tree: found, absent, and what a lookup refuses to pass. */
+static enum host_where
+where (struct host_tree *h, const char *path, size_t *at)
+{
+  struct host_obj o;
+  ck_assert_msg (host_lookup (h, path, strlen (path), &o) == 0, "lookup of %s failed: %s",
+                 path, tl_last_error ());
+  enum host_where w = o.where;
+  if (at)
+    *at = o.at;
+  ck_assert ((w == HOST_FOUND) == (o.fd >= 0));
+  host_obj_close (&o);
+  return w;
+}
+
+START_TEST (test_host_tree)
+{
+  struct host_tree h;
+  struct host_obj o;
+  struct dirents d;
+  struct xattrs xs = { 0 };
+  char buf[64], deep[8192];
+  size_t at;
+  int fd;
+
+  sh ("set -e; cd %s; mkdir -p H/a/b; echo content > H/a/b/file; echo f > H/f; "
+      "ln -s a H/link; ln -s /etc H/abs; ln -s ../../.. H/a/up; mkfifo H/a/fifo", tl_dir ());
+  ck_assert_int_eq (setxattr (tl_path ("H/a/b/file"), "user.x", "1", 1, 0), 0);
+  ck_assert_int_eq (host_tree_open (&h, tl_path ("H")), 0);
+
+  ck_assert_int_eq (where (&h, "/", NULL), HOST_FOUND);
+  ck_assert_int_eq (host_lookup (&h, "/a/b/file", 9, &o), 0);
+  ck_assert_int_eq (o.where, HOST_FOUND);
+  ck_assert (S_ISREG (o.st.st_mode));
+  fd = host_open_file (&o);
+  ck_assert_int_ge (fd, 0);
+  ck_assert_int_eq (read (fd, buf, sizeof buf), 8);
+  ck_assert (memcmp (buf, "content\n", 8) == 0);
+  close (fd);
+  ck_assert_int_eq (host_read_xattrs (&o, &xs), 0);
+  ck_assert_uint_eq (xs.n, 1);
+  ck_assert_str_eq (xs.x[0].name, "user.x");
+  xattrs_free (&xs);
+  host_obj_close (&o);
+
+  /* A symlink is the object found, never followed: not at the end,
+   * not on the way, not to a place outside. */
+  ck_assert_int_eq (host_lookup (&h, "/link", 5, &o), 0);
+  ck_assert_int_eq (o.where, HOST_FOUND);
+  ck_assert (S_ISLNK (o.st.st_mode));
+  ck_assert_int_eq (host_read_link (&o, buf, sizeof buf), 1);
+  ck_assert (buf[0] == 'a');
+  ck_assert_int_eq (host_open_file (&o), -1);
+  host_obj_close (&o);
+  ck_assert_int_eq (where (&h, "/link/b/file", &at), HOST_SYMLINK);
+  ck_assert_uint_eq (at, 5);
+  ck_assert_int_eq (where (&h, "/abs/passwd", &at), HOST_SYMLINK);
+  ck_assert_uint_eq (at, 4);
+  ck_assert_int_eq (where (&h, "/a/up/etc/passwd", &at), HOST_SYMLINK);
+  ck_assert_uint_eq (at, 5);
+  ck_assert_int_eq (where (&h, "/f/x", &at), HOST_NOT_DIR);
+  ck_assert_uint_eq (at, 2);
+  ck_assert_int_eq (where (&h, "/a/missing/x", &at), HOST_ABSENT);
+  ck_assert_uint_eq (at, 10);
+  ck_assert_int_eq (where (&h, "/a/fifo", NULL), HOST_FOUND);
+
+  /* Paths that could mean something else are refused. */
+  ck_assert_int_eq (host_lookup (&h, "/a/../f", 7, &o), -1);
+  host_obj_close (&o);
+  ck_assert_int_eq (host_lookup (&h, "/a//b", 5, &o), -1);
+  host_obj_close (&o);
+  ck_assert_int_eq (host_lookup (&h, "a/b", 3, &o), -1);
+  host_obj_close (&o);
+  ck_assert_int_eq (host_lookup (&h, "/a/./b", 6, &o), -1);
+  host_obj_close (&o);
+
+  ck_assert_int_eq (host_lookup (&h, "/a", 2, &o), 0);
+  ck_assert_int_eq (host_list (&o, &d), 0);
+  ck_assert_uint_eq (d.n, 3);
+  ck_assert (d.e[0].name_len == 1 && memcmp (DIRENT_NAME (&d, &d.e[0]), "b", 1) == 0);
+  dirents_free (&d);
+  host_obj_close (&o);
+
+  /* Longer than PATH_MAX: found one name at a time. */
+  {
+    int dir = open (tl_path ("H"), O_RDONLY | O_DIRECTORY);
+    size_t len = 0;
+    char name[241];
+    memset (name, 'n', 240);
+    name[240] = '\0';
+    for (int i = 0; i < 20; i++) {
+      ck_assert_int_eq (mkdirat (dir, name, 0755), 0);
+      int next = openat (dir, name, O_RDONLY | O_DIRECTORY);
+      ck_assert_int_ge (next, 0);
+      close (dir);
+      dir = next;
+      deep[len++] = '/';
+      memcpy (deep + len, name, 240);
+      len += 240;
+    }
+    close (dir);
+    ck_assert_int_gt (len, 4096);
+    ck_assert_int_eq (host_lookup (&h, deep, len, &o), 0);
+    ck_assert_int_eq (o.where, HOST_FOUND);
+    ck_assert (S_ISDIR (o.st.st_mode));
+    host_obj_close (&o);
+  }
+  host_tree_close (&h);
+
+  /* A mount point inside the tree is another filesystem: not crossed. */
+  ck_assert_int_eq (host_tree_open (&h, "/"), 0);
+  ck_assert_int_eq (where (&h, "/proc/self/status", &at), HOST_MOUNT);
+  ck_assert_uint_eq (at, 5);
+  ck_assert_int_eq (where (&h, "/proc", &at), HOST_MOUNT);
+  ck_assert_uint_eq (at, 5);
+  host_tree_close (&h);
+  ck_assert_int_eq (host_tree_open (&h, tl_path ("H/f")), -1);
+  host_tree_close (&h);
+  sh ("rm -rf %s/H", tl_dir ());
+}
+END_TEST
+
 static void
 add_tests (TCase *tc)
 {
@@ -501,6 +628,7 @@ add_tests (TCase *tc)
   tcase_add_test (tc, test_path_cycle);
   tcase_add_test (tc, test_dirent_rec_len);
   tcase_add_test (tc, test_probe);
+  tcase_add_test (tc, test_host_tree);
 }
 
 int
