@@ -133,25 +133,6 @@ targets_differ (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
   return r;
 }
 
-static bool
-has_extra (const struct ext2_inode_large *i, size_t field_end, const struct extfs *x)
-{
-  return EXT2_INODE_SIZE (x->fs->super) > EXT2_GOOD_OLD_INODE_SIZE
-    && EXT2_GOOD_OLD_INODE_SIZE + (size_t) i->i_extra_isize >= field_end;
-}
-
-static uint32_t
-uid_of (const struct ext2_inode_large *i)
-{
-  return i->i_uid | (uint32_t) i->osd2.linux2.l_i_uid_high << 16;
-}
-
-static uint32_t
-gid_of (const struct ext2_inode_large *i)
-{
-  return i->i_gid | (uint32_t) i->osd2.linux2.l_i_gid_high << 16;
-}
-
 /* The aspects in which base inode a and SEE inode b differ; -1 on an
  * I/O error. */
 static int
@@ -181,10 +162,10 @@ aspects_of (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
     return -1;
   if ((a->i_mode & 07777) != (b->i_mode & 07777))
     w |= 1u << ASPECT_MODE;
-  if (uid_of (a) != uid_of (b) || gid_of (a) != gid_of (b))
+  if (extfs_uid (a) != extfs_uid (b) || extfs_gid (a) != extfs_gid (b))
     w |= 1u << ASPECT_OWNER;
   if ((a->i_mtime != b->i_mtime
-       || (has_extra (a, mtime_end, &an->v[S0]) && has_extra (b, mtime_end, &an->v[S1])
+       || (extfs_has_extra (&an->v[S0], a, mtime_end) && extfs_has_extra (&an->v[S1], b, mtime_end)
            && a->i_mtime_extra != b->i_mtime_extra))
       && !(dir && LINUX_S_ISDIR (a->i_mode) && entries_changed))
     w |= 1u << ASPECT_MTIME;

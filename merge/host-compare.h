@@ -1,0 +1,40 @@
+/* oneway-merge: is a host object what an inode of a view holds?
+ * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
+ *
+ * What check asks of every host object it looks at (is it still as
+ * in the base?  is it what the SEE made?), and what commit will ask
+ * again.  "Same" is judged on what a commit carries over: the type,
+ * the permission bits (07777), owner and group, the xattrs, and by
+ * type a file's size and bytes, a symlink's target, a device's
+ * numbers, and a directory's set of names when asked.  Times, link
+ * counts and inode numbers are not compared: the host's tree and the
+ * base's copy of it number and stamp their inodes each their own way.
+ *
+ * A file's bytes are read only when metadata cannot settle them:
+ * different sizes settle "differs"; the same size and the same mtime
+ * to the nanosecond settle "same" (rsync's quick check, to the
+ * nanosecond: a change that keeps both is made on purpose, as touch -r
+ * does, not by writing the file).  Otherwise, and when the view keeps
+ * no nanoseconds (128-byte inodes), both are read and compared, block
+ * by block; holes read as zeroes.
+ */
+#ifndef ONEWAY_MERGE_HOST_COMPARE_H
+#define ONEWAY_MERGE_HOST_COMPARE_H
+
+#include <stdint.h>
+
+#include "extfs.h"
+#include "host-tree.h"
+
+enum {
+  COMPARE_NAMES = 1,            /* directories: their sets of names too */
+};
+
+/* The aspects (1 << enum aspect of changes.h) in which host object o
+ * differs from inode ino of view x: type, content, size, mode, owner,
+ * xattrs, target; for a directory, content is its set of names.  -1
+ * with a message if something could not be read. */
+int host_compare (const struct host_obj *o, struct extfs *x, uint32_t ino,
+                  struct ext2_inode_large *in, unsigned flags);
+
+#endif
