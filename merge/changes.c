@@ -295,19 +295,6 @@ compare_echange (const void *a, const void *b)
 /* ---- the change list --------------------------------------------- */
 
 static int
-compare_path (const struct path *a, const struct path *b)
-{
-  int c = memcmp (a->s, b->s, a->len < b->len ? a->len : b->len);
-  return c ? c : (a->len > b->len) - (a->len < b->len);
-}
-
-static int
-compare_path_v (const void *a, const void *b)
-{
-  return compare_path (a, b);
-}
-
-static int
 path_copy (const struct path *p, struct path *out)
 {
   /* The root is the empty prefix of its children; alone it is "/". */
@@ -381,7 +368,7 @@ entry_paths (struct analysis *an, int v, struct echange *e, size_t n, struct pat
     if (pathres_join (&an->paths[v], e[i].dir, e[i].name, e[i].len, &(*out)[i]) == -1)
       return -1;
   if (n > 1)
-    qsort (*out, n, sizeof **out, compare_path_v);
+    qsort (*out, n, sizeof **out, path_compare_v);
   return 0;
 }
 
@@ -395,7 +382,7 @@ kept_names (struct plan *p, struct path *added, size_t na)
   for (size_t i = 0; i < p->nnames[S1]; i++) {
     bool is_added = false;
     for (size_t j = 0; j < na && !is_added; j++)
-      is_added = compare_path (&p->names[S1][i], &added[j]) == 0;
+      is_added = path_compare (&p->names[S1][i], &added[j]) == 0;
     if (is_added)
       free (p->names[S1][i].s);
     else
@@ -403,7 +390,7 @@ kept_names (struct plan *p, struct path *added, size_t na)
   }
   p->nnames[S1] = k;
   if (k > 1)
-    qsort (p->names[S1], k, sizeof *p->names[S1], compare_path_v);
+    qsort (p->names[S1], k, sizeof *p->names[S1], path_compare_v);
   return k;
 }
 
@@ -498,7 +485,7 @@ emit_replaced (struct analysis *an, struct plan *p, struct changes *cs)
       p->names[v] = NULL;
       p->nnames[v] = 0;
       if (n[v] > 1)
-        qsort (names[v], n[v], sizeof *names[v], compare_path_v);
+        qsort (names[v], n[v], sizeof *names[v], path_compare_v);
     }
   if (o->live[S0])
     for (size_t i = 0; i < n[S0]; i++) {
@@ -588,7 +575,7 @@ static int
 compare_change (const void *a, const void *b)
 {
   const struct change *x = a, *y = b;
-  int c = compare_path (&x->path, &y->path);
+  int c = path_compare (&x->path, &y->path);
   return c ? c : order (x) - order (y);
 }
 
@@ -632,7 +619,7 @@ merge_replacements (struct analysis *an, struct changes *cs)
   for (i = 0; i < cs->n; i++) {
     struct change *d = &cs->c[i], *a = i + 1 < cs->n ? &cs->c[i + 1] : NULL;
     if (a && d->kind == CHANGE_DELETED && a->kind == CHANGE_ADDED && !a->link_of.s
-        && compare_path (&d->path, &a->path) == 0) {
+        && path_compare (&d->path, &a->path) == 0) {
       struct object *o0 = analysis_object (an, d->ino[S0]);
       struct object *o1 = analysis_object (an, a->ino[S1]);
       int what;

@@ -136,14 +136,6 @@ add_name (struct read_object *o, struct path p)
   return 0;
 }
 
-static int
-compare_path (const void *x, const void *y)
-{
-  const struct path *a = x, *b = y;
-  int c = memcmp (a->s, b->s, a->len < b->len ? a->len : b->len);
-  return c ? c : (a->len > b->len) - (a->len < b->len);
-}
-
 /* Directories by their "..", files by the entries of the directories
  * read, the rest by one walk. */
 static int
@@ -216,7 +208,7 @@ name_objects (struct analysis *an, struct reads *r)
   }
   for (size_t i = 0; i < r->n; i++)
     if (r->o[i].nnames > 1)
-      qsort (r->o[i].names, r->o[i].nnames, sizeof *r->o[i].names, compare_path);
+      qsort (r->o[i].names, r->o[i].nnames, sizeof *r->o[i].names, path_compare_v);
   ret = 0;
  out:
   free (left);
