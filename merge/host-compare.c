@@ -118,8 +118,18 @@ xattrs_differ (const struct host_obj *o, struct extfs *x, uint32_t ino)
 }
 
 static int
+compare_names (const struct dirents *a, size_t i, const struct dirents *b, size_t j)
+{
+  uint8_t la = a->e[i].name_len, lb = b->e[j].name_len;
+  int c = memcmp (DIRENT_NAME (a, &a->e[i]), DIRENT_NAME (b, &b->e[j]), la < lb ? la : lb);
+  return c ? c : (int) la - (int) lb;
+}
+
+/* Both listings sorted, merged: a name on one side only differs (with
+ * new_only, a name on the host's side only). */
+static int
 names_differ (const struct host_obj *o, struct extfs *x, uint32_t ino,
-              struct ext2_inode_large *in)
+              struct ext2_inode_large *in, bool new_only)
 {
   struct dirents h, v;
   int r = -1;
@@ -127,11 +137,23 @@ names_differ (const struct host_obj *o, struct extfs *x, uint32_t ino,
   if (host_list (o, &h) == -1)
     return -1;
   if (extfs_read_dir (x, ino, in, &v) == 0) {
+    size_t i = 0, j = 0;
     dirents_sort (&v);
-    r = h.n != v.n;
-    for (size_t i = 0; i < h.n && !r; i++)
-      r = h.e[i].name_len != v.e[i].name_len
-        || memcmp (DIRENT_NAME (&h, &h.e[i]), DIRENT_NAME (&v, &v.e[i]), h.e[i].name_len) != 0;
+    r = 0;
+    while (!r && (i < h.n || j < v.n)) {
+      int c = i == h.n ? 1 : j == v.n ? -1 : compare_names (&h, i, &v, j);
+      if (c < 0)
+        r = 1;
+      else if (c > 0) {
+        r = !new_only && !(ino == EXT2_ROOT_INO && v.e[j].name_len == 10
+                           && memcmp (DIRENT_NAME (&v, &v.e[j]), "lost+found", 10) == 0);
+        j++;
+      }
+      else {
+        i++;
+        j++;
+      }
+    }
     dirents_free (&v);
   }
   dirents_free (&h);
@@ -166,8 +188,8 @@ host_compare (const struct host_obj *o, struct extfs *x, uint32_t ino,
     if (major (o->st.st_rdev) != maj || minor (o->st.st_rdev) != min)
       w |= 1u << ASPECT_CONTENT;
   }
-  else if (S_ISDIR (type) && (flags & COMPARE_NAMES)) {
-    if ((r = names_differ (o, x, ino, in)) == 1)
+  else if (S_ISDIR (type) && (flags & (COMPARE_NAMES | COMPARE_NEW_NAMES))) {
+    if ((r = names_differ (o, x, ino, in, !(flags & COMPARE_NAMES))) == 1)
       w |= 1u << ASPECT_CONTENT;
   }
   if (r == -1)

@@ -12,11 +12,17 @@
  *
  * A file's bytes are read only when metadata cannot settle them:
  * different sizes settle "differs"; the same size and the same mtime
- * to the nanosecond settle "same" (rsync's quick check, to the
- * nanosecond: a change that keeps both is made on purpose, as touch -r
- * does, not by writing the file).  Otherwise, and when the view keeps
- * no nanoseconds (128-byte inodes), both are read and compared, block
- * by block; holes read as zeroes.
+ * to the nanosecond settle "same" (rsync's quick check, made strict: a
+ * change that keeps both is made on purpose, as touch -r does, not by
+ * writing the file).  Otherwise, and when the view keeps no
+ * nanoseconds (128-byte inodes), both are read and compared, block by
+ * block; holes read as zeroes.  (A base made with mke2fs -d has its
+ * mtimes to the second, so there the bytes are read unless the host's
+ * mtime is a whole second too.)
+ *
+ * The root's lost+found, which mke2fs makes and e2fsck keeps, is not
+ * missing from a host tree that lacks it (one the base was built from
+ * with mke2fs -d).
  */
 #ifndef ONEWAY_MERGE_HOST_COMPARE_H
 #define ONEWAY_MERGE_HOST_COMPARE_H
@@ -28,11 +34,13 @@
 
 enum {
   COMPARE_NAMES = 1,            /* directories: their sets of names too */
+  COMPARE_NEW_NAMES = 2,        /* directories: only names the host has and the view not */
 };
 
 /* The aspects (1 << enum aspect of changes.h) in which host object o
  * differs from inode ino of view x: type, content, size, mode, owner,
- * xattrs, target; for a directory, content is its set of names.  -1
+ * xattrs, target; for a directory, content is its set of names (or
+ * the host's names the view lacks), when flags ask for it.  -1
  * with a message if something could not be read. */
 int host_compare (const struct host_obj *o, struct extfs *x, uint32_t ino,
                   struct ext2_inode_large *in, unsigned flags);
