@@ -15,6 +15,12 @@
 #define EXIT_NO 1
 #define EXIT_ERROR 2
 
+/* An option that may be given several times, in order. */
+struct arg_list {
+  const char **v;
+  size_t n, cap;
+};
+
 struct merge_opts {
   const char *command;
   const char *overlay;
@@ -25,6 +31,11 @@ struct merge_opts {
   bool ignore_journal;          /* read an unclean SEE filesystem as it is */
   bool dry_run;
   int partition;                /* --partition N; 0: find it */
+  /* check (and commit): the host tree, the policy, the selection */
+  const char *host;             /* --host DIR */
+  const char *policy;           /* --policy FILE; NULL: the default */
+  struct arg_list protect, allow, only, exclude, from, accept;
+  bool nul;                     /* -z: --from lists are NUL-separated */
 };
 
 /* Open the overlay for reading (refused while a plugin has it open for
@@ -55,5 +66,6 @@ int cmd_audit (const struct merge_opts *o);
 int cmd_diff (const struct merge_opts *o);
 int cmd_cat (const struct merge_opts *o);
 int cmd_recover (const struct merge_opts *o);
+int cmd_check (const struct merge_opts *o);
 
 #endif
