@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "oneway/overlay.h"
 
@@ -36,6 +37,7 @@ struct merge_opts {
   const char *policy;           /* --policy FILE; NULL: the default */
   struct arg_list protect, allow, only, exclude, from, accept;
   bool nul;                     /* -z: --from lists are NUL-separated */
+  bool yes;                     /* discard: do not ask */
 };
 
 /* Open the overlay for reading (refused while a plugin has it open for
@@ -57,6 +59,10 @@ struct analysis;
  * view holds something else, an->probe.what says what), or -1 (printed). */
 int merge_open_views (const struct merge_opts *o, struct ow_overlay **ov,
                       struct analysis *an);
+/* An overlay's id (16 bytes) as 8-4-4-4-12 hexadecimal digits, into
+ * buf of at least 37 bytes. */
+void merge_format_uuid (const uint8_t *u, char *buf);
+
 /* Findings as warnings on stderr, escaped. */
 void merge_print_findings (const struct analysis *an);
 
@@ -67,5 +73,6 @@ int cmd_diff (const struct merge_opts *o);
 int cmd_cat (const struct merge_opts *o);
 int cmd_recover (const struct merge_opts *o);
 int cmd_check (const struct merge_opts *o);
+int cmd_discard (const struct merge_opts *o);
 
 #endif

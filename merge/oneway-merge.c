@@ -26,6 +26,7 @@ static const struct {
   { "cat", cmd_cat, "a file as the SEE view holds it (cat OVERLAY PATH)" },
   { "recover", cmd_recover, "replay the SEE filesystem's journal into the overlay" },
   { "check", cmd_check, "conflicts with the host tree and policy findings (--host DIR)" },
+  { "discard", cmd_discard, "throw the SEE's changes away: the overlay starts afresh" },
 };
 
 static void
@@ -53,6 +54,7 @@ usage (FILE *f)
            "  --only PATH, --exclude PATH  check: take only, or leave out, the changes at PATH\n"
            "  --from FILE  check: take the changes at the paths in FILE (-z: NUL-separated)\n"
            "  --accept PATH     check: accept the conflicts at PATH\n"
+           "  --yes        discard: do not ask\n"
            "  --help       this text;  --version  the version\n"
            "\n"
            "Exit status: 0 success, 1 the answer is no, 2 error.\n"
@@ -119,6 +121,8 @@ refuse_foreign_options (const struct merge_opts *o)
     opt = o->host ? "--host" : o->policy ? "--policy" : o->protect.n ? "--protect"
       : o->allow.n ? "--allow" : o->only.n ? "--only" : o->exclude.n ? "--exclude"
       : o->from.n ? "--from" : o->accept.n ? "--accept" : o->nul ? "-z" : NULL;
+  if (!opt && o->yes && strcmp (o->command, "discard") != 0)
+    opt = "--yes";
   if (!opt && o->nul && !o->from.n)
     opt = "-z without --from";
   if (!opt)
@@ -147,6 +151,7 @@ parse_and_run (int argc, char *argv[], struct merge_opts *o)
     { "exclude", required_argument, NULL, 'X' },
     { "from", required_argument, NULL, 'F' },
     { "accept", required_argument, NULL, 'C' },
+    { "yes", no_argument, NULL, 'y' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -158,7 +163,7 @@ parse_and_run (int argc, char *argv[], struct merge_opts *o)
   /* libext2fs's messages, for error_message (): without the table a
    * crafted extent tree is reported as "Unknown code ext2 181". */
   initialize_ext2_error_table ();
-  while ((c = getopt_long (argc, argv, "jb:hVz", long_options, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, "jb:hVzy", long_options, NULL)) != -1) {
     switch (c) {
     case 'j': o->json = true; break;
     case 'b': o->base = optarg; break;
@@ -174,6 +179,7 @@ parse_and_run (int argc, char *argv[], struct merge_opts *o)
     case 'F': list = &o->from; break;
     case 'C': list = &o->accept; break;
     case 'z': o->nul = true; break;
+    case 'y': o->yes = true; break;
     case 'p': {
       char *end;
       long n = strtol (optarg, &end, 10);
