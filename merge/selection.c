@@ -43,7 +43,7 @@ selection_from (struct selection *s, const char *file, bool nul)
   char *e = ow_escape (file, strlen (file)), *line = NULL, where[512];
   size_t cap = 0;
   ssize_t len;
-  unsigned lineno = 0;
+  unsigned lineno = 0, paths = 0;
   int r = 0;
 
   if (!f) {
@@ -62,12 +62,13 @@ selection_from (struct selection *s, const char *file, bool nul)
               nul ? "path" : "line", lineno);
     if (path_from_user (line, len, where, &p) == -1 || push (&s->only, p) == -1)
       r = -1;
+    paths++;
   }
   if (r == 0 && ferror (f)) {
     ow_error ("--from %s: %m", e ? e : "?");
     r = -1;
   }
-  if (r == 0 && lineno == 0) {
+  if (r == 0 && paths == 0) {
     /* An empty list would otherwise mean "everything". */
     errno = EINVAL;
     ow_error ("--from %s names no path: an empty selection takes nothing; leave --from "
