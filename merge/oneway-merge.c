@@ -91,8 +91,12 @@ merge_capture_errors (char *buf, size_t len)
 int
 merge_open (const struct merge_opts *o, bool need_base, struct ow_overlay **ov)
 {
+  /* for_tool: reads of the SEE view that the engine serves from the
+   * base would otherwise join the read set in memory, and check, which
+   * reads the set after diff has read the view, would take the tool's
+   * reads for the SEE's. */
   struct ow_open_params p = {
-    .overlay = o->overlay, .base = o->base, .no_base = !need_base,
+    .overlay = o->overlay, .base = o->base, .no_base = !need_base, .for_tool = true,
     .compress = -1, .track_reads = -1,
   };
 
