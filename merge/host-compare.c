@@ -71,16 +71,27 @@ bytes_differ (const struct host_obj *o, struct extfs *x, uint32_t ino,
   return r;
 }
 
+bool
+host_same_mtime (const struct host_obj *o, const struct extfs *x,
+                  const struct ext2_inode_large *in, bool seconds)
+{
+  int64_t sec, nsec;
+
+  extfs_mtime (x, in, &sec, &nsec);
+  if (o->st.st_mtim.tv_sec != sec)
+    return false;
+  if (seconds && nsec <= 0)
+    return true;
+  return nsec >= 0 && o->st.st_mtim.tv_nsec == nsec;
+}
+
 static int
 content_differs (const struct host_obj *o, struct extfs *x, uint32_t ino,
                  struct ext2_inode_large *in)
 {
-  int64_t sec, nsec;
-
   if ((uint64_t) o->st.st_size != EXT2_I_SIZE (in))
     return 1;
-  extfs_mtime (x, in, &sec, &nsec);
-  if (nsec >= 0 && o->st.st_mtim.tv_sec == sec && o->st.st_mtim.tv_nsec == nsec)
+  if (host_same_mtime (o, x, in, false))
     return 0;
   return bytes_differ (o, x, ino, in);
 }

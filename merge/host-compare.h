@@ -27,10 +27,19 @@
 #ifndef ONEWAY_MERGE_HOST_COMPARE_H
 #define ONEWAY_MERGE_HOST_COMPARE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "extfs.h"
 #include "host-tree.h"
+
+/* Whether the host object's mtime is the inode's: to the nanosecond,
+ * or with seconds, to the second when the view keeps no nanoseconds
+ * (0 there: mke2fs -d keeps none).  A directory's mtime changes with
+ * its names, so for a directory that is a cheap sign that they did not
+ * (used where a miss costs a note, never a conflict). */
+bool host_same_mtime (const struct host_obj *o, const struct extfs *x,
+                      const struct ext2_inode_large *in, bool seconds);
 
 enum {
   COMPARE_NAMES = 1,            /* directories: their sets of names too */
