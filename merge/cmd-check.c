@@ -262,25 +262,20 @@ load_options (const struct merge_opts *o, struct policy *p, struct selection *s)
   return 0;
 }
 
-/* The change list and what the SEE read; 0, or -1 (printed). */
+/* What the SEE read, then the change list; 0, or -1 (printed).  The
+ * host's objects at the names of what was read are looked up in the
+ * background meanwhile: with a cold cache, the host's disk and the
+ * base's then work at the same time. */
 static int
 load_views (const struct merge_opts *o, struct ow_overlay *ov, struct analysis *an,
-            struct changes *cs, struct reads *reads, bool *tracked)
+            struct host_tree *host, struct changes *cs, struct reads *reads, bool *tracked)
 {
+  struct host_prefetch *early = NULL;
+  struct path *names = NULL;
   struct ow_info info;
+  size_t n = 0;
+  int r = -1;
 
-  if (analysis_attribute (an) == -1 || analysis_diff (an, cs) == -1) {
-    fprintf (stderr, "oneway-merge: check failed: the change list cannot be made (see above)\n");
-    return -1;
-  }
-  if (an->v[S0].budget_spent || an->v[S1].budget_spent) {
-    merge_print_findings (an);
-    fprintf (stderr, "oneway-merge: the %s's extent trees and block maps share or loop so "
-             "much that reading them all has no bound (see the warnings above): a change "
-             "list now would miss changes, so there is no check of it\n",
-             an->v[S1].budget_spent ? an->v[S1].label : an->v[S0].label);
-    return -1;
-  }
   if (ow_get_info (ov, &info) == -1) {
     perror ("oneway-merge: reading the overlay's header");
     return -1;
@@ -291,7 +286,29 @@ load_views (const struct merge_opts *o, struct ow_overlay *ov, struct analysis *
              "files (see above)\n", o->overlay);
     return -1;
   }
-  return 0;
+  for (size_t k = 0; k < reads->n; k++)
+    n += reads->o[k].nnames;
+  if (n && (names = malloc (n * sizeof *names))) {
+    n = 0;
+    for (size_t k = 0; k < reads->n; k++)
+      for (size_t j = 0; j < reads->o[k].nnames; j++)
+        names[n++] = reads->o[k].names[j];
+    early = host_prefetch_begin (host, names, n);
+  }
+  if (analysis_attribute (an) == -1 || analysis_diff (an, cs) == -1)
+    fprintf (stderr, "oneway-merge: check failed: the change list cannot be made (see above)\n");
+  else if (an->v[S0].budget_spent || an->v[S1].budget_spent) {
+    merge_print_findings (an);
+    fprintf (stderr, "oneway-merge: the %s's extent trees and block maps share or loop so "
+             "much that reading them all has no bound (see the warnings above): a change "
+             "list now would miss changes, so there is no check of it\n",
+             an->v[S1].budget_spent ? an->v[S1].label : an->v[S0].label);
+  }
+  else
+    r = 0;
+  host_prefetch_end (early);
+  free (names);
+  return r;
 }
 
 int
@@ -320,7 +337,7 @@ cmd_check (const struct merge_opts *o)
              "written blocks)\n", an.probe.what);
     goto out;
   }
-  if (load_views (o, ov, &an, &cs, &reads, &tracked) == -1)
+  if (load_views (o, ov, &an, &host, &cs, &reads, &tracked) == -1)
     goto out;
   struct consistency c = { &an, &cs, tracked ? &reads : NULL, &host, &policy, &sel };
   if (consistency_check (&c, &v) == -1) {

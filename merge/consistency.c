@@ -342,6 +342,94 @@ check_read (struct checking *r, const struct read_object *o)
   return 0;
 }
 
+/* ---- read-ahead ------------------------------------------------- */
+
+struct path_batch {
+  struct path *p;
+  size_t n, cap;
+};
+
+static int
+batch_add (struct path_batch *b, const struct path *p)
+{
+  struct path copy = { malloc (p->len ? p->len : 1), p->len };
+
+  if (!copy.s || ow_grow_array (&b->p, &b->cap, b->n + 1, sizeof *b->p) == -1) {
+    free (copy.s);
+    return -1;
+  }
+  memcpy (copy.s, p->s, p->len);
+  b->p[b->n++] = copy;
+  return 0;
+}
+
+/* Where the host lookups of change i go. */
+static int
+batch_change (struct checking *r, size_t i, struct path_batch *b)
+{
+  const struct change *c = &r->c->cs->c[i];
+  struct path place;
+  int w;
+
+  if (c->kind == CHANGE_DELETED)
+    return batch_add (b, &c->path);
+  if (c->kind == CHANGE_RENAMED && batch_add (b, &c->from) == -1)
+    return -1;
+  if ((w = changes_base_path (r->c->cs, &c->path, false, &place)) != 0)
+    return w == 1 ? 0 : -1;
+  w = batch_add (b, &place);
+  free (place.s);
+  return w;
+}
+
+static void
+prefetch_base (struct prefetch *pf, struct checking *r, uint32_t ino)
+{
+  struct object *o = ino ? analysis_object (r->c->an, ino) : NULL;
+
+  if (o && o->live[S0])
+    prefetch_data (pf, ino, &o->in[S0]);
+}
+
+/* For a cold cache: what the checks will look at, the host's objects
+ * (looked up several at a time) and the base's data, asked for at once
+ * rather than waited for one by one.  Only hints: their failures are
+ * the checks' to report. */
+static void
+prefetch_all (struct checking *r)
+{
+  const struct consistency *c = r->c;
+  struct path_batch b = { 0 };
+  struct host_prefetch *host = NULL;
+  struct prefetch pf;
+  int err = 0;
+
+  for (size_t i = 0; i < c->cs->n && !err; i++)
+    if (r->v->chosen[i])
+      err = batch_change (r, i, &b);
+  for (size_t k = 0; c->reads && k < c->reads->n && !err; k++)
+    for (size_t j = 0; j < c->reads->o[k].nnames && !err; j++)
+      err = batch_add (&b, &c->reads->o[k].names[j]);
+  /* In order, so that lookups made together share their directories;
+   * in the background, while the base's side is asked for here. */
+  if (!err && b.n > 1)
+    qsort (b.p, b.n, sizeof *b.p, path_compare_v);
+  if (!err)
+    host = host_prefetch_begin (c->host, b.p, b.n);
+  prefetch_init (&pf, &c->an->v[S0]);
+  for (size_t i = 0; i < c->cs->n; i++)
+    if (r->v->chosen[i])
+      prefetch_base (&pf, r, c->cs->c[i].ino[S0]);
+  for (size_t k = 0; c->reads && k < c->reads->n; k++)
+    prefetch_base (&pf, r, c->reads->o[k].ino);
+  prefetch_issue (&pf);
+  prefetch_free (&pf);
+  host_prefetch_end (host);
+  for (size_t k = 0; k < b.n; k++)
+    free (b.p[k].s);
+  free (b.p);
+}
+
 static int
 compare_issues (const void *a, const void *b)
 {
@@ -436,6 +524,7 @@ consistency_check (const struct consistency *c, struct verdict *v)
     is->detail = probs[k].detail;
     probs[k].detail = NULL;
   }
+  prefetch_all (&r);
   for (size_t i = 0; i < cs->n; i++)
     if (v->chosen[i]) {
       v->nchosen++;

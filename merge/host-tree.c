@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,95 @@ confined_open (int dir, const char *rel, int flags)
       break;
   }
   return fd;
+}
+
+/* ---- read-ahead ------------------------------------------------- */
+
+/* Enough lookups in flight to keep a disk busy; more would only
+ * contend. */
+#define PREFETCH_THREADS 8
+
+struct host_prefetch {
+  struct host_tree *h;
+  const struct path *paths;
+  size_t n;
+  atomic_size_t next;
+  pthread_t t[PREFETCH_THREADS];
+  int started;
+};
+
+static void
+prefetch_one (struct host_tree *h, const struct path *p)
+{
+  char rel[PATH_MAX], proc[64];
+  struct stat st;
+  int fd, data;
+
+  if (p->len < 1 || p->len >= PATH_MAX || p->s[0] != '/' || memchr (p->s, '\0', p->len))
+    return;
+  if (p->len == 1)
+    strcpy (rel, ".");
+  else {
+    memcpy (rel, p->s + 1, p->len - 1);
+    rel[p->len - 1] = '\0';
+  }
+  if ((fd = confined_open (h->root, rel, O_PATH | O_NOFOLLOW)) == -1)
+    return;
+  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode)) {
+    snprintf (proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if ((data = open (proc, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)) >= 0) {
+      posix_fadvise (data, 0, 0, POSIX_FADV_WILLNEED);
+      close (data);
+    }
+  }
+  close (fd);
+}
+
+static void *
+prefetch_worker (void *opaque)
+{
+  struct host_prefetch *j = opaque;
+  size_t i;
+
+  while ((i = atomic_fetch_add (&j->next, 1)) < j->n)
+    prefetch_one (j->h, &j->paths[i]);
+  return NULL;
+}
+
+struct host_prefetch *
+host_prefetch_begin (struct host_tree *h, const struct path *paths, size_t n)
+{
+  struct host_prefetch *j = malloc (sizeof *j);
+
+  if (!j)
+    return NULL;
+  j->h = h;
+  j->paths = paths;
+  j->n = n;
+  atomic_init (&j->next, 0);
+  j->started = 0;
+  /* A thread that cannot start leaves its share to the others, and
+   * with none, nothing is read ahead: it is only a hint. */
+  for (int k = 0; k < PREFETCH_THREADS && (size_t) k * 16 < n; k++)
+    if (pthread_create (&j->t[j->started], NULL, prefetch_worker, j) == 0)
+      j->started++;
+  return j;
+}
+
+void
+host_prefetch_end (struct host_prefetch *j)
+{
+  if (!j)
+    return;
+  for (int k = 0; k < j->started; k++)
+    pthread_join (j->t[k], NULL);
+  free (j);
+}
+
+void
+host_prefetch (struct host_tree *h, const struct path *paths, size_t n)
+{
+  host_prefetch_end (host_prefetch_begin (h, paths, n));
 }
 
 int

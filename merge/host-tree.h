@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "extfs.h"
+#include "paths.h"
 #include "xattrs.h"
 
 struct host_tree {
@@ -36,6 +37,20 @@ struct host_tree {
  * has no openat2. */
 int host_tree_open (struct host_tree *h, const char *dir);
 void host_tree_close (struct host_tree *h);
+
+/* A hint: the objects at these paths will be looked at soon.  Looks
+ * them up (confined, as host_lookup does) in a few threads at once and
+ * reads ahead a regular file's bytes, so that a cold cache serves the
+ * later lookups, made one at a time, from memory.  Nothing is reported: a path that cannot
+ * be looked up is left to the real lookup to say why. */
+void host_prefetch (struct host_tree *h, const struct path *paths, size_t n);
+/* The same in the background, while the caller does other work: paths
+ * must stay until host_prefetch_end, which waits for the threads.
+ * NULL (nothing to wait for) if it could not start. */
+struct host_prefetch;
+struct host_prefetch *host_prefetch_begin (struct host_tree *h, const struct path *paths,
+                                           size_t n);
+void host_prefetch_end (struct host_prefetch *p);
 
 /* Where a lookup ended. */
 enum host_where {

@@ -144,8 +144,18 @@ name_objects (struct analysis *an, struct reads *r)
   struct extfs *x = &an->v[S0];
   uint32_t *left = NULL;
   size_t nleft = 0;
+  struct prefetch pf;
   int ret = -1;
 
+  /* Every directory read is listed: ask for their blocks at once. */
+  prefetch_init (&pf, x);
+  for (size_t i = 0; i < r->n; i++) {
+    struct ext2_inode_large inode;
+    if (r->o[i].listing && extfs_read_inode (x, r->o[i].ino, &inode) == 0)
+      prefetch_data (&pf, r->o[i].ino, &inode);
+  }
+  prefetch_issue (&pf);
+  prefetch_free (&pf);
   for (size_t i = 0; i < r->n; i++) {
     struct read_object *o = &r->o[i];
     const struct path *dp;
