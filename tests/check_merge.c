@@ -20,6 +20,9 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
 
 #include "analysis.h"
 #include "change-paths.h"
@@ -497,6 +500,16 @@ START_TEST (test_probe)
 END_TEST
 
 
+static bool
+running_on_valgrind (void)
+{
+#if __has_include(<valgrind/valgrind.h>)
+  return RUNNING_ON_VALGRIND;
+#else
+  return false;
+#endif
+}
+
 /* The host tree: found, absent, and what a lookup refuses to pass. */
 static enum host_where
 where (struct host_tree *h, const char *path, size_t *at)
@@ -525,7 +538,16 @@ START_TEST (test_host_tree)
   sh ("set -e; cd %s; mkdir -p H/a/b; echo content > H/a/b/file; echo f > H/f; "
       "ln -s a H/link; ln -s /etc H/abs; ln -s ../../.. H/a/up; mkfifo H/a/fifo", tl_dir ());
   ck_assert_int_eq (setxattr (tl_path ("H/a/b/file"), "user.x", "1", 1, 0), 0);
-  ck_assert_int_eq (host_tree_open (&h, tl_path ("H")), 0);
+  tl_clear_error ();
+  if (host_tree_open (&h, tl_path ("H")) == -1) {
+    /* valgrind 3.19 does not know openat2 (syscall 437) and answers
+     * ENOSYS, as a kernel before 5.6 would: the tree is refused, with
+     * that said, and there is nothing more to look up. */
+    ck_assert_msg (running_on_valgrind () && strstr (tl_last_error (), "no openat2"),
+                   "host_tree_open failed: %s", tl_last_error ());
+    sh ("rm -rf %s/H", tl_dir ());
+    return;
+  }
 
   ck_assert_int_eq (where (&h, "/", NULL), HOST_FOUND);
   ck_assert_int_eq (host_lookup (&h, "/a/b/file", 9, &o), 0);
