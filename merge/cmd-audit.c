@@ -149,16 +149,6 @@ static const enum owner_class shown[] = {
 #define NSHOWN (sizeof shown / sizeof shown[0])
 
 static void
-findings_json (struct json *j, const struct analysis *an)
-{
-  json_key (j, "findings");
-  json_array_begin (j);
-  for (size_t i = 0; i < an->findings.n; i++)
-    json_string (j, an->findings.msg[i]);
-  json_array_end (j);
-}
-
-static void
 print_json (struct audit *a)
 {
   struct analysis *an = a->an;
@@ -218,7 +208,7 @@ print_json (struct audit *a)
     json_object_end (&j);
   }
   json_array_end (&j);
-  findings_json (&j, an);
+  merge_findings_json (&j, an);
   json_object_end (&j);
   json_finish (&j);
 }

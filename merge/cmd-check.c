@@ -149,11 +149,7 @@ print_json (const struct merge_opts *o, const struct analysis *an, const struct 
   }
   json_key (&j, "blocking"); json_u64 (&j, v->blocking);
   json_object_end (&j);
-  json_key (&j, "findings");
-  json_array_begin (&j);
-  for (size_t i = 0; i < an->findings.n; i++)
-    json_string (&j, an->findings.msg[i]);
-  json_array_end (&j);
+  merge_findings_json (&j, an);
   json_object_end (&j);
   json_finish (&j);
 }

@@ -65,6 +65,9 @@ void merge_format_uuid (const uint8_t *u, char *buf);
 
 /* Findings as warnings on stderr, escaped. */
 void merge_print_findings (const struct analysis *an);
+/* The same as the "findings" array of a JSON answer. */
+struct json;
+void merge_findings_json (struct json *j, const struct analysis *an);
 
 int cmd_info (const struct merge_opts *o);
 int cmd_blocks (const struct merge_opts *o);
