@@ -192,6 +192,7 @@ echo "made by the host" > "$H/data/r-dst.txt"
 ln -s /etc/motd "$H/data/evil-abs"
 echo h > "$H/data/shared/host.txt"
 echo "the host's" > "$H/d-del/host-new"
+echo "the host's page" > "$H/www/host.html"
 rm -r "$H/opt/old" "$H/opt/old2"
 rm -r "$H/srv/dir"
 ln -s "$outside/dir" "$H/srv/dir"
@@ -251,6 +252,9 @@ want("write-write", "/data/ww-blind.txt", blind=True, host=has("content"), see=h
 want("write-write", "/data/ww-read.txt", blind=False, host=has("content"))
 want("write-write", "/data/ww-del.txt", blind=True, host=has("content"), see=[])
 want("write-write", "/d-del", blind=False, host=["content"])
+# The SEE put a symlink out of the tree where the host's directory is,
+# and the host added a name in it meanwhile.
+want("write-write", "/www", blind=False, host=["content"], see=has("type"))
 want("name", "/data/new.conf", detail=has("added by both", "content"))
 want("name", "/data/r-dst.txt", detail=has("/data/r-src.txt"))
 want("name", "/data/evil-abs", detail=has("target"))
@@ -270,7 +274,7 @@ for p in ("/etc", "/data/shared", "/d-del", "/opt"):
 # directory) must not make one of; and the SEE's hostile symlinks and
 # names are changes like any other.
 quiet = ["/data/rw-same.txt", "/data/same-new.txt", "/data/both-del.txt", "/data/shared/see.txt",
-         "/data/shared/host.txt", "/www", "/www/index.html", "/data/evil-rel", "/hl/one", "/hl/two",
+         "/data/shared/host.txt", "/www/index.html", "/www/host.html", "/data/evil-rel", "/hl/one", "/hl/two",
          "/srv/dir/f", "/odd/esc\\x1b[31mred", "/odd/bad\\xffname", "/odd/" + "n" * 255,
          "/newdir", "/newdir/file", "/"]
 for cls, i in issues:
@@ -279,8 +283,8 @@ for cls, i in issues:
 if d["ok"] is not False:
     bad.append("ok is %r" % d["ok"])
 s = d["summary"]
-if (s["conflicts"], s["policy"]) != (len(d["conflicts"]), len(d["policy"])) or s["conflicts"] != 14 \
-   or s["policy"] != 5 or s["blocking"] != 19 or s["selected"] != s["changes"]:
+if (s["conflicts"], s["policy"]) != (len(d["conflicts"]), len(d["policy"])) or s["conflicts"] != 15 \
+   or s["policy"] != 5 or s["blocking"] != 20 or s["selected"] != s["changes"]:
     bad.append("summary %r" % s)
 if any(i.get("accepted") or i.get("allowed") for cls, i in issues):
     bad.append("overridden without being asked")
@@ -305,7 +309,7 @@ order = ["setuid", "capability", "device", "protected", "other-filesystem", "rea
 lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
 kinds = [l.split()[0] for l in lines[1:] if l.split() and l.split()[0] in order]
 ranks = [order.index(k) for k in kinds]
-if len(kinds) != 14 + 5 + len([k for k in kinds if k == "stale-listing"]) or ranks != sorted(ranks) \
+if len(kinds) != 15 + 5 + len([k for k in kinds if k == "stale-listing"]) or ranks != sorted(ranks) \
    or kinds[0] != "setuid" or not lines[-1].startswith("not ok"):
     print("\n".join(lines))
     sys.exit("kinds in this order: %s" % kinds)
@@ -321,7 +325,7 @@ name=overridden
 run_check $name --json --accept / --allow setuid --allow capability --allow device \
     --allow protected --exclude /mnt/data
 expect_status 0 "check with every conflict accepted and every finding allowed"
-jq -e '.ok == true and .summary.blocking == 0 and .summary.conflicts == 14
+jq -e '.ok == true and .summary.blocking == 0 and .summary.conflicts == 15
        and .summary.policy == 4 and ([.conflicts[] | .accepted] | all)
        and ([.policy[] | .allowed] | all)
        and ([.policy[] | select(.kind == "other-filesystem")] | length == 0)' \
