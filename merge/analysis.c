@@ -87,7 +87,8 @@ analysis_close (struct analysis *an)
 }
 
 int
-analysis_add_written (struct analysis *an, uint64_t offset, uint64_t count)
+analysis_add_range (struct analysis *an, struct rangeset *inside, struct rangeset *outside,
+                    uint64_t offset, uint64_t count)
 {
   uint32_t bs = an->v[S1].bs;
   uint64_t end = offset + count;
@@ -95,17 +96,23 @@ analysis_add_written (struct analysis *an, uint64_t offset, uint64_t count)
   uint64_t a = offset > fs_start ? offset : fs_start, b = end < fs_end ? end : fs_end;
 
   /* Before the filesystem (a partition table), inside it in whole
-   * filesystem blocks (a partly written block counts), after it. */
-  if (offset < fs_start
-      && rangeset_add (&an->outside, offset, ow_min64 (end, fs_start) - offset) == -1)
+   * filesystem blocks (a partly covered block counts), after it. */
+  if (outside && offset < fs_start
+      && rangeset_add (outside, offset, ow_min64 (end, fs_start) - offset) == -1)
     return -1;
-  if (a < b && rangeset_add (&an->written, (a - fs_start) / bs,
+  if (a < b && rangeset_add (inside, (a - fs_start) / bs,
                              (b - fs_start + bs - 1) / bs - (a - fs_start) / bs) == -1)
     return -1;
-  if (end > fs_end && rangeset_add (&an->outside, a > fs_end ? a : fs_end,
-                                    end - (a > fs_end ? a : fs_end)) == -1)
+  if (outside && end > fs_end && rangeset_add (outside, a > fs_end ? a : fs_end,
+                                               end - (a > fs_end ? a : fs_end)) == -1)
     return -1;
   return 0;
+}
+
+int
+analysis_add_written (struct analysis *an, uint64_t offset, uint64_t count)
+{
+  return analysis_add_range (an, &an->written, &an->outside, offset, count);
 }
 
 /* The kernel gives an inode a new generation each time it is
@@ -138,26 +145,6 @@ analysis_object (struct analysis *an, uint32_t ino)
     if (extfs_read_inode (&an->v[v], ino, &o->in[v]) == 0)
       o->live[v] = extfs_inode_live (&o->in[v]);
   return o;
-}
-
-/* Inodes that are not files of the tree but own blocks all the same:
- * the journal (written on every transaction, its inode never) and the
- * resize inode.  Mapped in both views whatever changed. */
-static int
-map_special (struct analysis *an, int v)
-{
-  ext2_filsys fs = an->v[v].fs;
-  struct ext2_inode_large inode;
-  uint32_t ino[2] = {
-    ext2fs_has_feature_journal (fs->super) ? fs->super->s_journal_inum : 0,
-    ext2fs_has_feature_resize_inode (fs->super) ? EXT2_RESIZE_INO : 0,
-  };
-
-  for (int i = 0; i < 2; i++)
-    if (ino[i] && extfs_read_inode (&an->v[v], ino[i], &inode) == 0
-        && owners_add_inode (&an->own[v], ino[i], &inode) == -1)
-      return -1;
-  return 0;
 }
 
 static bool
@@ -320,7 +307,8 @@ analysis_attribute (struct analysis *an)
       return -1;
   an->compare_all = !same_layout (an);
   if (owners_add_layout (&an->own[S1]) == -1 || owners_add_layout (&an->own[S0]) == -1
-      || map_special (an, S0) == -1 || map_special (an, S1) == -1
+      || owners_add_special (&an->own[S0]) == -1
+      || owners_add_special (&an->own[S1]) == -1
       || find_candidates (an) == -1)
     return -1;
 

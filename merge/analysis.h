@@ -68,6 +68,11 @@ void analysis_close (struct analysis *an);
 
 /* Add written bytes [offset, offset + count) of the disk, in order. */
 int analysis_add_written (struct analysis *an, uint64_t offset, uint64_t count);
+/* The same for any set of bytes of the disk: the filesystem blocks
+ * they touch go to inside, the bytes outside the filesystem to
+ * outside (NULL: dropped). */
+int analysis_add_range (struct analysis *an, struct rangeset *inside, struct rangeset *outside,
+                        uint64_t offset, uint64_t count);
 
 /* Find the changed inodes and give every written block an owner. */
 int analysis_attribute (struct analysis *an);

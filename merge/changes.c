@@ -12,12 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <et/com_err.h>
-
 #include "changes.h"
 #include "oneway/error.h"
 #include "oneway/escape.h"
 #include "oneway/util.h"
+#include "xattrs.h"
 
 const char *const aspect_names[ASPECTS] = {
   "type", "content", "size", "mode", "owner", "mtime", "xattrs", "target", "links",
@@ -98,97 +97,17 @@ content_differs (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
   return r;
 }
 
-struct xattr {
-  char *name, *value;
-  size_t len;
-};
-
-struct xattrs {
-  struct xattr *x;
-  size_t n, cap;
-  int err;
-};
-
-static int
-add_xattr (char *name, char *value, size_t value_len, void *data)
-{
-  struct xattrs *xs = data;
-
-  /* Inline data is kept as an xattr; it is content, not an xattr. */
-  if (strcmp (name, "system.data") == 0)
-    return 0;
-  if (ow_grow_array (&xs->x, &xs->cap, xs->n + 1, sizeof *xs->x) == -1) {
-    xs->err = -1;
-    return XATTR_ABORT;
-  }
-  struct xattr *x = &xs->x[xs->n];
-  x->name = strdup (name);
-  x->value = malloc (value_len ? value_len : 1);
-  if (!x->name || !x->value) {
-    free (x->name);
-    free (x->value);
-    xs->err = -1;
-    return XATTR_ABORT;
-  }
-  memcpy (x->value, value, value_len);
-  x->len = value_len;
-  xs->n++;
-  return 0;
-}
-
-static int
-compare_xattr (const void *a, const void *b)
-{
-  return strcmp (((const struct xattr *) a)->name, ((const struct xattr *) b)->name);
-}
-
-static void
-xattrs_free (struct xattrs *xs)
-{
-  for (size_t i = 0; i < xs->n; i++) {
-    free (xs->x[i].name);
-    free (xs->x[i].value);
-  }
-  free (xs->x);
-}
-
-static int
-read_xattrs (struct extfs *x, uint32_t ino, struct xattrs *xs)
-{
-  struct ext2_xattr_handle *h;
-  errcode_t err;
-
-  /* By inode number: the in-inode xattrs lie past the part of the
-   * inode that struct ext2_inode_large holds. */
-  err = ext2fs_xattrs_open (x->fs, ino, &h);
-  if (!err) {
-    err = ext2fs_xattrs_read (h);
-    if (!err)
-      err = ext2fs_xattrs_iterate (h, add_xattr, xs);
-    ext2fs_xattrs_close (&h);
-  }
-  if (err && err != EXT2_ET_EA_INODE_CORRUPTED)
-    findings_add (x->findings, "%s: the xattrs of inode %" PRIu32 " cannot be read: %s",
-                  x->label, ino, error_message (err));
-  if (xs->n > 1)
-    qsort (xs->x, xs->n, sizeof *xs->x, compare_xattr);
-  return xs->err;
-}
-
 static int
 xattrs_differ (struct analysis *an, uint32_t ino0, uint32_t ino1)
 {
   struct xattrs x0 = { 0 }, x1 = { 0 };
-  int r = 0;
+  int r;
 
-  if (read_xattrs (&an->v[S0], ino0, &x0) == -1 || read_xattrs (&an->v[S1], ino1, &x1) == -1)
+  if (extfs_read_xattrs (&an->v[S0], ino0, &x0) == -1
+      || extfs_read_xattrs (&an->v[S1], ino1, &x1) == -1)
     r = -1;
-  else if (x0.n != x1.n)
-    r = 1;
   else
-    for (size_t i = 0; i < x0.n && !r; i++)
-      r = strcmp (x0.x[i].name, x1.x[i].name) != 0 || x0.x[i].len != x1.x[i].len
-        || memcmp (x0.x[i].value, x1.x[i].value, x0.x[i].len) != 0;
+    r = !xattrs_equal (&x0, &x1);
   xattrs_free (&x0);
   xattrs_free (&x1);
   return r;
@@ -212,25 +131,6 @@ targets_differ (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
   free (t0);
   free (t1);
   return r;
-}
-
-static bool
-has_extra (const struct ext2_inode_large *i, size_t field_end, const struct extfs *x)
-{
-  return EXT2_INODE_SIZE (x->fs->super) > EXT2_GOOD_OLD_INODE_SIZE
-    && EXT2_GOOD_OLD_INODE_SIZE + (size_t) i->i_extra_isize >= field_end;
-}
-
-static uint32_t
-uid_of (const struct ext2_inode_large *i)
-{
-  return i->i_uid | (uint32_t) i->osd2.linux2.l_i_uid_high << 16;
-}
-
-static uint32_t
-gid_of (const struct ext2_inode_large *i)
-{
-  return i->i_gid | (uint32_t) i->osd2.linux2.l_i_gid_high << 16;
 }
 
 /* The aspects in which base inode a and SEE inode b differ; -1 on an
@@ -262,10 +162,10 @@ aspects_of (struct analysis *an, uint32_t ino0, struct ext2_inode_large *a,
     return -1;
   if ((a->i_mode & 07777) != (b->i_mode & 07777))
     w |= 1u << ASPECT_MODE;
-  if (uid_of (a) != uid_of (b) || gid_of (a) != gid_of (b))
+  if (extfs_uid (a) != extfs_uid (b) || extfs_gid (a) != extfs_gid (b))
     w |= 1u << ASPECT_OWNER;
   if ((a->i_mtime != b->i_mtime
-       || (has_extra (a, mtime_end, &an->v[S0]) && has_extra (b, mtime_end, &an->v[S1])
+       || (extfs_has_extra (&an->v[S0], a, mtime_end) && extfs_has_extra (&an->v[S1], b, mtime_end)
            && a->i_mtime_extra != b->i_mtime_extra))
       && !(dir && LINUX_S_ISDIR (a->i_mode) && entries_changed))
     w |= 1u << ASPECT_MTIME;
@@ -395,19 +295,6 @@ compare_echange (const void *a, const void *b)
 /* ---- the change list --------------------------------------------- */
 
 static int
-compare_path (const struct path *a, const struct path *b)
-{
-  int c = memcmp (a->s, b->s, a->len < b->len ? a->len : b->len);
-  return c ? c : (a->len > b->len) - (a->len < b->len);
-}
-
-static int
-compare_path_v (const void *a, const void *b)
-{
-  return compare_path (a, b);
-}
-
-static int
 path_copy (const struct path *p, struct path *out)
 {
   /* The root is the empty prefix of its children; alone it is "/". */
@@ -481,7 +368,7 @@ entry_paths (struct analysis *an, int v, struct echange *e, size_t n, struct pat
     if (pathres_join (&an->paths[v], e[i].dir, e[i].name, e[i].len, &(*out)[i]) == -1)
       return -1;
   if (n > 1)
-    qsort (*out, n, sizeof **out, compare_path_v);
+    qsort (*out, n, sizeof **out, path_compare_v);
   return 0;
 }
 
@@ -495,7 +382,7 @@ kept_names (struct plan *p, struct path *added, size_t na)
   for (size_t i = 0; i < p->nnames[S1]; i++) {
     bool is_added = false;
     for (size_t j = 0; j < na && !is_added; j++)
-      is_added = compare_path (&p->names[S1][i], &added[j]) == 0;
+      is_added = path_compare (&p->names[S1][i], &added[j]) == 0;
     if (is_added)
       free (p->names[S1][i].s);
     else
@@ -503,7 +390,7 @@ kept_names (struct plan *p, struct path *added, size_t na)
   }
   p->nnames[S1] = k;
   if (k > 1)
-    qsort (p->names[S1], k, sizeof *p->names[S1], compare_path_v);
+    qsort (p->names[S1], k, sizeof *p->names[S1], path_compare_v);
   return k;
 }
 
@@ -598,7 +485,7 @@ emit_replaced (struct analysis *an, struct plan *p, struct changes *cs)
       p->names[v] = NULL;
       p->nnames[v] = 0;
       if (n[v] > 1)
-        qsort (names[v], n[v], sizeof *names[v], compare_path_v);
+        qsort (names[v], n[v], sizeof *names[v], path_compare_v);
     }
   if (o->live[S0])
     for (size_t i = 0; i < n[S0]; i++) {
@@ -688,7 +575,7 @@ static int
 compare_change (const void *a, const void *b)
 {
   const struct change *x = a, *y = b;
-  int c = compare_path (&x->path, &y->path);
+  int c = path_compare (&x->path, &y->path);
   return c ? c : order (x) - order (y);
 }
 
@@ -732,7 +619,7 @@ merge_replacements (struct analysis *an, struct changes *cs)
   for (i = 0; i < cs->n; i++) {
     struct change *d = &cs->c[i], *a = i + 1 < cs->n ? &cs->c[i + 1] : NULL;
     if (a && d->kind == CHANGE_DELETED && a->kind == CHANGE_ADDED && !a->link_of.s
-        && compare_path (&d->path, &a->path) == 0) {
+        && path_compare (&d->path, &a->path) == 0) {
       struct object *o0 = analysis_object (an, d->ino[S0]);
       struct object *o1 = analysis_object (an, a->ino[S1]);
       int what;

@@ -94,14 +94,6 @@ compare_u32 (const void *x, const void *y)
   return a < b ? -1 : a > b;
 }
 
-static int
-compare_path (const void *x, const void *y)
-{
-  const struct path *a = x, *b = y;
-  int c = memcmp (a->s, b->s, a->len < b->len ? a->len : b->len);
-  return c ? c : (a->len > b->len) - (a->len < b->len);
-}
-
 /* One name per owning inode (the least, by bytes), found together. */
 static int
 name_owners (struct audit *a)
@@ -124,7 +116,7 @@ name_owners (struct audit *a)
     return -1;
   for (size_t i = 0; i < a->ninos; i++)
     if (a->npaths[i] > 1)
-      qsort (a->paths[i], a->npaths[i], sizeof **a->paths, compare_path);
+      qsort (a->paths[i], a->npaths[i], sizeof **a->paths, path_compare_v);
   for (size_t i = 0; i < a->n; i++) {
     uint32_t *f;
     if (has_path (an, &a->r[i].o)
@@ -155,16 +147,6 @@ static const enum owner_class shown[] = {
   OWNER_FILE_DATA, OWNER_FREE, OWNER_UNATTRIBUTED, OWNER_OUTSIDE,
 };
 #define NSHOWN (sizeof shown / sizeof shown[0])
-
-static void
-findings_json (struct json *j, const struct analysis *an)
-{
-  json_key (j, "findings");
-  json_array_begin (j);
-  for (size_t i = 0; i < an->findings.n; i++)
-    json_string (j, an->findings.msg[i]);
-  json_array_end (j);
-}
 
 static void
 print_json (struct audit *a)
@@ -226,7 +208,7 @@ print_json (struct audit *a)
     json_object_end (&j);
   }
   json_array_end (&j);
-  findings_json (&j, an);
+  merge_findings_json (&j, an);
   json_object_end (&j);
   json_finish (&j);
 }

@@ -57,11 +57,7 @@ print_json (const struct analysis *an, const struct changes *cs)
     json_u64 (&j, cs->count[k]);
   }
   json_object_end (&j);
-  json_key (&j, "findings");
-  json_array_begin (&j);
-  for (size_t i = 0; i < an->findings.n; i++)
-    json_string (&j, an->findings.msg[i]);
-  json_array_end (&j);
+  merge_findings_json (&j, an);
   json_object_end (&j);
   json_finish (&j);
 }

@@ -14,8 +14,8 @@
 #include "oneway/escape.h"
 #include "oneway/util.h"
 
-static void
-format_uuid (const uint8_t *u, char *buf)
+void
+merge_format_uuid (const uint8_t *u, char *buf)
 {
   sprintf (buf, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
            u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
@@ -88,7 +88,7 @@ print_json (const char *path, const struct ow_info *in, const struct base_check 
   char uuid[40], fp[2 * OW_FINGERPRINT_SIZE + 1], created[32];
   struct json j;
 
-  format_uuid (h->uuid, uuid);
+  merge_format_uuid (h->uuid, uuid);
   format_hex (h->fingerprint, OW_FINGERPRINT_SIZE, fp);
   format_time (h->created, created, sizeof created);
   json_init (&j, stdout);
@@ -141,7 +141,7 @@ print_human (const char *path, const struct ow_info *in, const struct base_check
   char *epath = ow_escape (path, strlen (path));
   char *ebase = ow_escape (h->base_name, strlen (h->base_name));
 
-  format_uuid (h->uuid, uuid);
+  merge_format_uuid (h->uuid, uuid);
   format_hex (h->fingerprint, OW_FINGERPRINT_SIZE, fp);
   format_time (h->created, created, sizeof created);
   printf ("overlay:      %s\n", epath ? epath : "?");

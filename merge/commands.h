@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "oneway/overlay.h"
 
@@ -14,6 +15,12 @@
 #define EXIT_YES 0
 #define EXIT_NO 1
 #define EXIT_ERROR 2
+
+/* An option that may be given several times, in order. */
+struct arg_list {
+  const char **v;
+  size_t n, cap;
+};
 
 struct merge_opts {
   const char *command;
@@ -25,6 +32,12 @@ struct merge_opts {
   bool ignore_journal;          /* read an unclean SEE filesystem as it is */
   bool dry_run;
   int partition;                /* --partition N; 0: find it */
+  /* check (and commit): the host tree, the policy, the selection */
+  const char *host;             /* --host DIR */
+  const char *policy;           /* --policy FILE; NULL: the default */
+  struct arg_list protect, allow, only, exclude, from, accept;
+  bool nul;                     /* -z: --from lists are NUL-separated */
+  bool yes;                     /* discard: do not ask */
 };
 
 /* Open the overlay for reading (refused while a plugin has it open for
@@ -46,8 +59,15 @@ struct analysis;
  * view holds something else, an->probe.what says what), or -1 (printed). */
 int merge_open_views (const struct merge_opts *o, struct ow_overlay **ov,
                       struct analysis *an);
+/* An overlay's id (16 bytes) as 8-4-4-4-12 hexadecimal digits, into
+ * buf of at least 37 bytes. */
+void merge_format_uuid (const uint8_t *u, char *buf);
+
 /* Findings as warnings on stderr, escaped. */
 void merge_print_findings (const struct analysis *an);
+/* The same as the "findings" array of a JSON answer. */
+struct json;
+void merge_findings_json (struct json *j, const struct analysis *an);
 
 int cmd_info (const struct merge_opts *o);
 int cmd_blocks (const struct merge_opts *o);
@@ -55,5 +75,7 @@ int cmd_audit (const struct merge_opts *o);
 int cmd_diff (const struct merge_opts *o);
 int cmd_cat (const struct merge_opts *o);
 int cmd_recover (const struct merge_opts *o);
+int cmd_check (const struct merge_opts *o);
+int cmd_discard (const struct merge_opts *o);
 
 #endif

@@ -123,6 +123,57 @@ extfs_inode_live (const struct ext2_inode_large *inode)
   return inode->i_mode && inode->i_links_count && !inode->i_dtime;
 }
 
+bool
+extfs_has_extra (const struct extfs *x, const struct ext2_inode_large *i, size_t field_end)
+{
+  return EXT2_INODE_SIZE (x->fs->super) > EXT2_GOOD_OLD_INODE_SIZE
+    && EXT2_GOOD_OLD_INODE_SIZE + (size_t) i->i_extra_isize >= field_end;
+}
+
+uint32_t
+extfs_uid (const struct ext2_inode_large *i)
+{
+  return i->i_uid | (uint32_t) i->osd2.linux2.l_i_uid_high << 16;
+}
+
+uint32_t
+extfs_gid (const struct ext2_inode_large *i)
+{
+  return i->i_gid | (uint32_t) i->osd2.linux2.l_i_gid_high << 16;
+}
+
+void
+extfs_mtime (const struct extfs *x, const struct ext2_inode_large *i, int64_t *sec,
+             int64_t *nsec)
+{
+  size_t end = offsetof (struct ext2_inode_large, i_mtime_extra) + sizeof i->i_mtime_extra;
+
+  /* The extra field: 2 more bits of seconds (past 2038), then
+   * nanoseconds. */
+  *sec = (int32_t) i->i_mtime;
+  *nsec = -1;
+  if (extfs_has_extra (x, i, end)) {
+    *sec += (int64_t) (i->i_mtime_extra & 3) << 32;
+    *nsec = i->i_mtime_extra >> 2;
+  }
+}
+
+void
+extfs_rdev (const struct ext2_inode_large *i, uint32_t *major, uint32_t *minor)
+{
+  /* The old encoding in i_block[0], else the new one in i_block[1]
+   * (as ext4_iget decodes them: old_decode_dev, new_decode_dev). */
+  if (i->i_block[0]) {
+    *major = (i->i_block[0] >> 8) & 0xff;
+    *minor = i->i_block[0] & 0xff;
+  }
+  else {
+    uint32_t d = i->i_block[1];
+    *major = (d & 0xfff00) >> 8;
+    *minor = (d & 0xff) | ((d >> 12) & 0xfff00);
+  }
+}
+
 const char *
 extfs_type_name (uint16_t mode)
 {
@@ -444,8 +495,8 @@ dirents_sort (struct dirents *d)
     qsort_r (d->e, d->n, sizeof *d->e, compare_dirents, d->names);
 }
 
-static int
-add_entry (struct dirents *d, uint32_t ino, uint8_t type, const char *name, uint8_t len)
+int
+dirents_add (struct dirents *d, uint32_t ino, uint8_t type, const char *name, uint8_t len)
 {
   if (ow_grow_array (&d->e, &d->cap, d->n + 1, sizeof *d->e) == -1
       || ow_grow_array (&d->names, &d->names_cap, d->names_len + len, 1) == -1)
@@ -546,7 +597,7 @@ parse_entries (struct dirent_cursor *c, struct dirents *out)
                     "entries; the rest are ignored", c->x->label, c->dir, DIR_MAX_ENTRIES);
       return 1;
     }
-    if (add_entry (out, de->inode, ext2fs_dirent_file_type (de), name, name_len) == -1)
+    if (dirents_add (out, de->inode, ext2fs_dirent_file_type (de), name, name_len) == -1)
       return -1;
   }
   return 0;

@@ -64,6 +64,23 @@ int extfs_read_inode (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *
  * but unlinked when the filesystem stopped) is not in use. */
 bool extfs_inode_live (const struct ext2_inode_large *inode);
 
+/* Whether the inode holds the large inode's fields up to field_end
+ * (an offset in struct ext2_inode_large). */
+bool extfs_has_extra (const struct extfs *x, const struct ext2_inode_large *i,
+                      size_t field_end);
+
+/* Owner and group, all 32 bits. */
+uint32_t extfs_uid (const struct ext2_inode_large *i);
+uint32_t extfs_gid (const struct ext2_inode_large *i);
+
+/* The modification time: seconds (with the extra epoch bits), and
+ * nanoseconds if the inode keeps them (else *nsec is -1). */
+void extfs_mtime (const struct extfs *x, const struct ext2_inode_large *i, int64_t *sec,
+                  int64_t *nsec);
+
+/* A device node's major and minor numbers, in either encoding. */
+void extfs_rdev (const struct ext2_inode_large *i, uint32_t *major, uint32_t *minor);
+
 /* "file", "dir", "symlink", "char", "block", "fifo", "socket", "unknown" */
 const char *extfs_type_name (uint16_t mode);
 
@@ -125,6 +142,9 @@ struct dirents {
 int extfs_read_dir (struct extfs *x, ext2_ino_t ino, struct ext2_inode_large *inode,
                     struct dirents *out);
 void dirents_free (struct dirents *d);
+/* Append an entry (for listings made elsewhere: the host's); -1 on
+ * out of memory. */
+int dirents_add (struct dirents *d, uint32_t ino, uint8_t type, const char *name, uint8_t len);
 /* Sort by name (bytes), for comparing two listings. */
 void dirents_sort (struct dirents *d);
 

@@ -89,6 +89,13 @@ json_bytes (struct json *j, const char *s, size_t len)
 }
 
 void
+json_escaped (struct json *j, const char *s)
+{
+  before_value (j);
+  put_quoted (j->f, s);
+}
+
+void
 json_string (struct json *j, const char *s)
 {
   json_bytes (j, s, strlen (s));

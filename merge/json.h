@@ -29,6 +29,9 @@ void json_array_end (struct json *j);
 void json_key (struct json *j, const char *key);
 void json_string (struct json *j, const char *s);
 void json_bytes (struct json *j, const char *s, size_t len);
+/* A string that is escaped already (made of ow_escape's output and
+ * fixed text): written as it is, save JSON's own escapes. */
+void json_escaped (struct json *j, const char *s);
 void json_u64 (struct json *j, uint64_t v);
 void json_double (struct json *j, double v);
 void json_bool (struct json *j, bool v);

@@ -233,6 +233,23 @@ owners_add_inode (struct owners *m, ext2_ino_t ino, struct ext2_inode_large *ino
 }
 
 int
+owners_add_special (struct owners *m)
+{
+  ext2_filsys fs = m->x->fs;
+  struct ext2_inode_large inode;
+  uint32_t ino[2] = {
+    ext2fs_has_feature_journal (fs->super) ? fs->super->s_journal_inum : 0,
+    ext2fs_has_feature_resize_inode (fs->super) ? EXT2_RESIZE_INO : 0,
+  };
+
+  for (int i = 0; i < 2; i++)
+    if (ino[i] && extfs_read_inode (m->x, ino[i], &inode) == 0
+        && owners_add_inode (m, ino[i], &inode) == -1)
+      return -1;
+  return 0;
+}
+
+int
 owners_scan (struct owners *m, const struct rangeset *wanted,
              void (*found) (void *opaque, ext2_ino_t ino), void *opaque)
 {

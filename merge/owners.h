@@ -56,6 +56,11 @@ void owners_free (struct owners *m);
  * descriptors: O(groups + set ranges). */
 int owners_add_layout (struct owners *m);
 
+/* The inodes that are not files of the tree but own blocks all the
+ * same: the journal (written on every transaction, its inode never)
+ * and the resize inode. */
+int owners_add_special (struct owners *m);
+
 /* The blocks of one inode (its data, tree and xattr blocks), by its
  * type: directory, file data, journal, xattr (EA inodes).  A block
  * that already has another inode as owner gives a finding. */

@@ -19,6 +19,77 @@
  * at most 2048 levels). */
 #define MAX_DEPTH 2048
 
+int
+path_compare (const struct path *a, const struct path *b)
+{
+  int c = memcmp (a->s, b->s, a->len < b->len ? a->len : b->len);
+  return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+int
+path_compare_v (const void *a, const void *b)
+{
+  return path_compare (a, b);
+}
+
+bool
+path_within (const char *p, size_t plen, const char *q, size_t qlen)
+{
+  if (qlen == 1 && q[0] == '/')
+    return plen >= 1 && p[0] == '/';
+  return plen >= qlen && memcmp (p, q, qlen) == 0 && (plen == qlen || p[qlen] == '/');
+}
+
+int
+path_from_user (const char *in, size_t len, const char *what, struct path *out)
+{
+  const char *why = NULL;
+  size_t n = 0;
+
+  out->s = NULL;
+  out->len = 0;
+  if (len == 0 || in[0] != '/')
+    why = "it is not absolute (the paths are those inside the filesystem, from its root /)";
+  else if (memchr (in, '\0', len))
+    why = "it has a NUL byte";
+  if (!why && !(out->s = malloc (len)))
+    return -1;
+  for (size_t pos = 0; !why && pos < len; ) {
+    size_t end;
+    while (pos < len && in[pos] == '/')
+      pos++;
+    if (pos == len)
+      break;
+    end = pos;
+    while (end < len && in[end] != '/')
+      end++;
+    if ((end - pos == 1 && in[pos] == '.')
+        || (end - pos == 2 && in[pos] == '.' && in[pos + 1] == '.'))
+      why = "it has a \".\" or \"..\" component: give the path without them";
+    else if (end - pos > 255)
+      why = "a name in it is longer than 255 bytes, which no ext4 name can be";
+    else {
+      out->s[n++] = '/';
+      memcpy (out->s + n, in + pos, end - pos);
+      n += end - pos;
+    }
+    pos = end;
+  }
+  if (why) {
+    char *e = ow_escape (in, len);
+    errno = EINVAL;
+    ow_error ("%s %s: %s", what, e ? e : "?", why);
+    free (e);
+    free (out->s);
+    out->s = NULL;
+    return -1;
+  }
+  if (n == 0)
+    out->s[n++] = '/';
+  out->len = n;
+  return 0;
+}
+
 void
 pathres_init (struct pathres *pr, struct extfs *x)
 {

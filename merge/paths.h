@@ -22,6 +22,22 @@ struct path {
   size_t len;
 };
 
+/* Bytewise, a prefix first: the order of the change list, in which a
+ * directory's subtree follows it without a gap. */
+int path_compare (const struct path *a, const struct path *b);
+/* The same, for qsort of an array of struct path. */
+int path_compare_v (const void *a, const void *b);
+
+/* Whether path p is q or lies below it ("/" holds every path). */
+bool path_within (const char *p, size_t plen, const char *q, size_t qlen);
+
+/* A path a user gave (on the command line, in a file) as one of the
+ * filesystem's: absolute, with repeated and trailing '/' dropped.
+ * "." and ".." components are refused: they would not mean on the
+ * host what they mean in the views.  0, or -1 with errno EINVAL (a
+ * message names arg and what) or ENOMEM. */
+int path_from_user (const char *in, size_t len, const char *what, struct path *out);
+
 struct pathres {
   struct extfs *x;
   struct inomap memo;           /* directory inode → index in paths */

@@ -10,6 +10,7 @@
 
 #include "analysis.h"
 #include "commands.h"
+#include "json.h"
 
 struct add_written {
   struct analysis *an;
@@ -58,4 +59,14 @@ merge_print_findings (const struct analysis *an)
   if (an->findings.dropped)
     fprintf (stderr, "oneway-merge: warning: %" PRIu64 " more findings not shown\n",
              an->findings.dropped);
+}
+
+void
+merge_findings_json (struct json *j, const struct analysis *an)
+{
+  json_key (j, "findings");
+  json_array_begin (j);
+  for (size_t i = 0; i < an->findings.n; i++)
+    json_string (j, an->findings.msg[i]);
+  json_array_end (j);
 }
