@@ -84,17 +84,6 @@ sorted (const struct verdict *v, int (*cmp) (const void *, const void *))
 }
 
 static void
-aspects_json (struct json *j, const char *key, unsigned w)
-{
-  json_key (j, key);
-  json_array_begin (j);
-  for (int a = 0; a < ASPECTS; a++)
-    if (w & (1u << a))
-      json_string (j, aspect_names[a]);
-  json_array_end (j);
-}
-
-static void
 issue_json (struct json *j, const struct issue *is)
 {
   json_object_begin (j);
@@ -104,9 +93,9 @@ issue_json (struct json *j, const struct issue *is)
     json_key (j, "blind"); json_bool (j, is->blind);
   }
   if (is->kind == ISSUE_READ_WRITE || is->kind == ISSUE_WRITE_WRITE)
-    aspects_json (j, "host", is->host);
+    merge_aspects_json (j, "host", is->host);
   if (is->kind == ISSUE_WRITE_WRITE)
-    aspects_json (j, "see", is->see);
+    merge_aspects_json (j, "see", is->see);
   if (is->rule) {
     json_key (j, "rule"); json_bytes (j, is->rule->s, is->rule->len);
   }

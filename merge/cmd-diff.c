@@ -13,17 +13,6 @@
 #include "oneway/escape.h"
 
 static void
-what_json (struct json *j, unsigned what)
-{
-  json_key (j, "what");
-  json_array_begin (j);
-  for (int a = 0; a < ASPECTS; a++)
-    if (what & (1u << a))
-      json_string (j, aspect_names[a]);
-  json_array_end (j);
-}
-
-static void
 print_json (const struct analysis *an, const struct changes *cs)
 {
   struct json j;
@@ -43,7 +32,7 @@ print_json (const struct analysis *an, const struct changes *cs)
     }
     json_key (&j, "type"); json_string (&j, c->type);
     if (c->kind == CHANGE_MODIFIED || c->kind == CHANGE_RENAMED)
-      what_json (&j, c->what);
+      merge_aspects_json (&j, "what", c->what);
     if (c->link_of.s) {
       json_key (&j, "link_of"); json_bytes (&j, c->link_of.s, c->link_of.len);
     }

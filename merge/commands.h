@@ -68,6 +68,8 @@ void merge_print_findings (const struct analysis *an);
 /* The same as the "findings" array of a JSON answer. */
 struct json;
 void merge_findings_json (struct json *j, const struct analysis *an);
+/* key: an array of the names of the aspects set in w (changes.h). */
+void merge_aspects_json (struct json *j, const char *key, unsigned w);
 
 int cmd_info (const struct merge_opts *o);
 int cmd_blocks (const struct merge_opts *o);

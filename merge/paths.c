@@ -443,3 +443,23 @@ pathres_lookup (struct extfs *x, const char *path, ext2_ino_t *ino)
   free (target);
   return r;
 }
+
+int
+path_list_push (struct path_list *l, struct path p)
+{
+  if (ow_grow_array (&l->p, &l->cap, l->n + 1, sizeof *l->p) == -1) {
+    free (p.s);
+    return -1;
+  }
+  l->p[l->n++] = p;
+  return 0;
+}
+
+void
+path_list_free (struct path_list *l)
+{
+  for (size_t i = 0; i < l->n; i++)
+    free (l->p[i].s);
+  free (l->p);
+  memset (l, 0, sizeof *l);
+}

@@ -22,6 +22,16 @@ struct path {
   size_t len;
 };
 
+/* Paths a user named (selections, protected paths), owned by the list. */
+struct path_list {
+  struct path *p;
+  size_t n, cap;
+};
+
+/* Append p, which the list now owns (freed on failure too). */
+int path_list_push (struct path_list *l, struct path p);
+void path_list_free (struct path_list *l);
+
 /* Bytewise, a prefix first: the order of the change list, in which a
  * directory's subtree follows it without a gap. */
 int path_compare (const struct path *a, const struct path *b);

@@ -21,17 +21,6 @@ const char *const policy_kind_names[POLICY_KINDS] = {
 };
 
 static int
-push_protect (struct policy *p, struct path path)
-{
-  if (ow_grow_array (&p->protect, &p->capprotect, p->nprotect + 1, sizeof *p->protect) == -1) {
-    free (path.s);
-    return -1;
-  }
-  p->protect[p->nprotect++] = path;
-  return 0;
-}
-
-static int
 push_allow (struct policy *p, enum policy_kind kind, struct path under)
 {
   if (ow_grow_array (&p->allow, &p->capallow, p->nallow + 1, sizeof *p->allow) == -1) {
@@ -81,7 +70,7 @@ parse_line (struct policy *p, const char *line, size_t len, const char *where)
     }
     if (path_from_user (line + rest, len - rest, where, &path) == -1)
       return -1;
-    return push_protect (p, path);
+    return path_list_push (&p->protect, path);
   }
   if (word == 5 && memcmp (line, "allow", 5) == 0) {
     size_t kend = rest;
@@ -181,7 +170,7 @@ policy_add_protect (struct policy *p, const char *arg)
 
   if (path_from_user (arg, strlen (arg), "--protect", &path) == -1)
     return -1;
-  return push_protect (p, path);
+  return path_list_push (&p->protect, path);
 }
 
 int
@@ -202,11 +191,9 @@ policy_add_allow (struct policy *p, const char *arg)
 void
 policy_free (struct policy *p)
 {
-  for (size_t i = 0; i < p->nprotect; i++)
-    free (p->protect[i].s);
+  path_list_free (&p->protect);
   for (size_t i = 0; i < p->nallow; i++)
     free (p->allow[i].under.s);
-  free (p->protect);
   free (p->allow);
   memset (p, 0, sizeof *p);
 }
@@ -214,8 +201,8 @@ policy_free (struct policy *p)
 const struct path *
 policy_protects (const struct policy *p, const struct path *path, bool directory)
 {
-  for (size_t i = 0; i < p->nprotect; i++) {
-    const struct path *r = &p->protect[i];
+  for (size_t i = 0; i < p->protect.n; i++) {
+    const struct path *r = &p->protect.p[i];
     if (path_within (path->s, path->len, r->s, r->len)
         || (directory && path_within (r->s, r->len, path->s, path->len)))
       return r;

@@ -39,8 +39,7 @@ struct policy_allow {
 };
 
 struct policy {
-  struct path *protect;
-  size_t nprotect, capprotect;
+  struct path_list protect;
   struct policy_allow *allow;
   size_t nallow, capallow;
 };

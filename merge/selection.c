@@ -15,17 +15,6 @@
 #include "oneway/util.h"
 #include "selection.h"
 
-static int
-push (struct path_list *l, struct path p)
-{
-  if (ow_grow_array (&l->p, &l->cap, l->n + 1, sizeof *l->p) == -1) {
-    free (p.s);
-    return -1;
-  }
-  l->p[l->n++] = p;
-  return 0;
-}
-
 int
 selection_add (struct path_list *l, const char *arg, const char *option)
 {
@@ -33,7 +22,7 @@ selection_add (struct path_list *l, const char *arg, const char *option)
 
   if (path_from_user (arg, strlen (arg), option, &p) == -1)
     return -1;
-  return push (l, p);
+  return path_list_push (l, p);
 }
 
 int
@@ -60,7 +49,7 @@ selection_from (struct selection *s, const char *file, bool nul)
       continue;
     snprintf (where, sizeof where, "--from %s, %s %u:", e ? e : "?",
               nul ? "path" : "line", lineno);
-    if (path_from_user (line, len, where, &p) == -1 || push (&s->only, p) == -1)
+    if (path_from_user (line, len, where, &p) == -1 || path_list_push (&s->only, p) == -1)
       r = -1;
     paths++;
   }
@@ -82,21 +71,12 @@ selection_from (struct selection *s, const char *file, bool nul)
   return r;
 }
 
-static void
-list_free (struct path_list *l)
-{
-  for (size_t i = 0; i < l->n; i++)
-    free (l->p[i].s);
-  free (l->p);
-  memset (l, 0, sizeof *l);
-}
-
 void
 selection_free (struct selection *s)
 {
-  list_free (&s->only);
-  list_free (&s->exclude);
-  list_free (&s->accept);
+  path_list_free (&s->only);
+  path_list_free (&s->exclude);
+  path_list_free (&s->accept);
 }
 
 static bool

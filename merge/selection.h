@@ -26,11 +26,6 @@
 
 #include "changes.h"
 
-struct path_list {
-  struct path *p;
-  size_t n, cap;
-};
-
 struct selection {
   struct path_list only, exclude, accept;
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "analysis.h"
+#include "changes.h"
 #include "commands.h"
 #include "json.h"
 
@@ -68,5 +69,16 @@ merge_findings_json (struct json *j, const struct analysis *an)
   json_array_begin (j);
   for (size_t i = 0; i < an->findings.n; i++)
     json_string (j, an->findings.msg[i]);
+  json_array_end (j);
+}
+
+void
+merge_aspects_json (struct json *j, const char *key, unsigned w)
+{
+  json_key (j, key);
+  json_array_begin (j);
+  for (int a = 0; a < ASPECTS; a++)
+    if (w & (1u << a))
+      json_string (j, aspect_names[a]);
   json_array_end (j);
 }
