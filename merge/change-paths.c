@@ -82,3 +82,39 @@ changes_base_path (const struct changes *cs, const struct path *p, bool self,
   }
   return join ("", 0, p->s, p->len, out);
 }
+
+static int
+compare_path_ptrs (const void *a, const void *b)
+{
+  return path_compare (*(const struct path *const *) a, *(const struct path *const *) b);
+}
+
+int
+leaving_init (struct leaving *l, const struct changes *cs, const bool *chosen)
+{
+  l->n = 0;
+  if (!(l->p = malloc ((cs->n ? cs->n : 1) * sizeof *l->p)))
+    return -1;
+  for (size_t i = 0; i < cs->n; i++)
+    if (chosen[i] && cs->c[i].kind == CHANGE_DELETED)
+      l->p[l->n++] = &cs->c[i].path;
+    else if (chosen[i] && cs->c[i].kind == CHANGE_RENAMED)
+      l->p[l->n++] = &cs->c[i].from;
+  if (l->n > 1)
+    qsort (l->p, l->n, sizeof *l->p, compare_path_ptrs);
+  return 0;
+}
+
+bool
+leaving_has (const struct leaving *l, const struct path *base_path)
+{
+  return l->n && bsearch (&base_path, l->p, l->n, sizeof *l->p, compare_path_ptrs);
+}
+
+void
+leaving_free (struct leaving *l)
+{
+  free (l->p);
+  l->p = NULL;
+  l->n = 0;
+}

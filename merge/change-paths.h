@@ -33,4 +33,15 @@ int64_t changes_new_at (const struct changes *cs, const char *s, size_t len);
 int changes_base_path (const struct changes *cs, const struct path *p, bool self,
                        struct path *out);
 
+/* The base paths whose objects the chosen changes take away (deleted
+ * there, or renamed from there): a name the SEE makes at one of them
+ * is free once those changes are applied. */
+struct leaving {
+  const struct path **p;
+  size_t n;
+};
+int leaving_init (struct leaving *l, const struct changes *cs, const bool *chosen);
+bool leaving_has (const struct leaving *l, const struct path *base_path);
+void leaving_free (struct leaving *l);
+
 #endif

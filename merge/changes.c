@@ -321,7 +321,7 @@ new_change (struct changes *cs, enum change_kind kind, const char *type,
   return c;
 }
 
-static void
+void
 change_free (struct change *c)
 {
   free (c->path.s);

@@ -49,5 +49,6 @@ struct changes {
 /* The change list, sorted by path.  analysis_attribute must have run. */
 int analysis_diff (struct analysis *an, struct changes *out);
 void changes_free (struct changes *c);
+void change_free (struct change *c);
 
 #endif

@@ -15,7 +15,7 @@
 
 #include "changes.h"
 #include "commands.h"
-#include "consistency.h"
+#include "review.h"
 #include "json.h"
 #include "oneway/escape.h"
 #include "oneway/overlay.h"
@@ -215,141 +215,34 @@ print_human (const struct merge_opts *o, const struct changes *cs, const struct 
     printf ("ok: a commit of this selection would go through\n");
 }
 
-/* The options, read before anything is opened: bad ones are exit 2. */
-static int
-load_options (const struct merge_opts *o, struct policy *p, struct selection *s)
+/* check's report: the one commit prints when it refuses too. */
+void
+review_print (const struct merge_opts *o, const struct review *rv)
 {
-  if (!o->host) {
-    fprintf (stderr, "oneway-merge: check needs --host DIR, the root of the live tree "
-             "a commit would go into\n");
-    return -1;
-  }
-  if (policy_load (p, o->policy) == -1)
-    return -1;
-  for (size_t i = 0; i < o->protect.n; i++)
-    if (policy_add_protect (p, o->protect.v[i]) == -1)
-      return -1;
-  for (size_t i = 0; i < o->allow.n; i++)
-    if (policy_add_allow (p, o->allow.v[i]) == -1)
-      return -1;
-  for (size_t i = 0; i < o->only.n; i++)
-    if (selection_add (&s->only, o->only.v[i], "--only") == -1)
-      return -1;
-  for (size_t i = 0; i < o->from.n; i++)
-    if (selection_from (s, o->from.v[i], o->nul) == -1)
-      return -1;
-  for (size_t i = 0; i < o->exclude.n; i++)
-    if (selection_add (&s->exclude, o->exclude.v[i], "--exclude") == -1)
-      return -1;
-  for (size_t i = 0; i < o->accept.n; i++)
-    if (selection_add (&s->accept, o->accept.v[i], "--accept") == -1)
-      return -1;
-  return 0;
-}
+  const struct issue **s = sorted (&rv->v, o->json ? compare_for_json : compare_for_people);
 
-/* What the SEE read, then the change list; 0, or -1 (printed).  The
- * host's objects at the names of what was read are looked up in the
- * background meanwhile: with a cold cache, the host's disk and the
- * base's then work at the same time. */
-static int
-load_views (const struct merge_opts *o, struct ow_overlay *ov, struct analysis *an,
-            struct host_tree *host, struct changes *cs, struct reads *reads, bool *tracked)
-{
-  struct host_prefetch *early = NULL;
-  struct path *names = NULL;
-  struct ow_info info;
-  size_t n = 0;
-  int r = -1;
-
-  if (ow_get_info (ov, &info) == -1) {
-    perror ("oneway-merge: reading the overlay's header");
-    return -1;
+  if (!s) {
+    perror ("oneway-merge");
+    return;
   }
-  *tracked = info.header.flags & OW_HDR_TRACK_READS;
-  if (*tracked && reads_load (an, ov, reads) == -1) {
-    fprintf (stderr, "oneway-merge: check failed: the read set of %s cannot be mapped to "
-             "files (see above)\n", o->overlay);
-    return -1;
-  }
-  for (size_t k = 0; k < reads->n; k++)
-    n += reads->o[k].nnames;
-  if (n && (names = malloc (n * sizeof *names))) {
-    n = 0;
-    for (size_t k = 0; k < reads->n; k++)
-      for (size_t j = 0; j < reads->o[k].nnames; j++)
-        names[n++] = reads->o[k].names[j];
-    early = host_prefetch_begin (host, names, n);
-  }
-  if (analysis_attribute (an) == -1 || analysis_diff (an, cs) == -1)
-    fprintf (stderr, "oneway-merge: check failed: the change list cannot be made (see above)\n");
-  else if (an->v[S0].budget_spent || an->v[S1].budget_spent) {
-    merge_print_findings (an);
-    fprintf (stderr, "oneway-merge: the %s's extent trees and block maps share or loop so "
-             "much that reading them all has no bound (see the warnings above): a change "
-             "list now would miss changes, so there is no check of it\n",
-             an->v[S1].budget_spent ? an->v[S1].label : an->v[S0].label);
-  }
+  if (o->json)
+    print_json (o, &rv->an, &rv->cs, &rv->v, s);
   else
-    r = 0;
-  host_prefetch_end (early);
-  free (names);
-  return r;
+    print_human (o, &rv->cs, &rv->v, s);
+  free (s);
 }
 
 int
 cmd_check (const struct merge_opts *o)
 {
-  struct policy policy = { 0 };
-  struct selection sel = { 0 };
-  struct host_tree host = { -1, NULL };
-  struct ow_overlay *ov = NULL;
-  struct analysis an;
-  struct changes cs = { 0 };
-  struct reads reads = { 0 };
-  struct verdict v = { 0 };
-  const struct issue **s = NULL;
-  bool opened = false, tracked = false;
-  int r = EXIT_ERROR, views;
+  struct review rv;
+  int r = EXIT_ERROR;
 
-  if (load_options (o, &policy, &sel) == -1 || host_tree_open (&host, o->host) == -1)
-    goto out;
-  if ((views = merge_open_views (o, &ov, &an)) == -1)
-    goto out;
-  opened = true;
-  if (views == 1) {
-    fprintf (stderr, "oneway-merge: the SEE view holds %s: check compares files with the "
-             "host's, and there are none to compare here (oneway-merge blocks shows the "
-             "written blocks)\n", an.probe.what);
-    goto out;
+  if (review_open (o, false, &rv) == 0 && review_judge (o, &rv) == 0) {
+    review_print (o, &rv);
+    merge_print_findings (&rv.an);
+    r = rv.v.blocking ? EXIT_NO : EXIT_YES;
   }
-  if (load_views (o, ov, &an, &host, &cs, &reads, &tracked) == -1)
-    goto out;
-  struct consistency c = { &an, &cs, tracked ? &reads : NULL, &host, &policy, &sel };
-  if (consistency_check (&c, &v) == -1) {
-    fprintf (stderr, "oneway-merge: check failed (see above); nothing was changed\n");
-    goto out;
-  }
-  if (!(s = sorted (&v, o->json ? compare_for_json : compare_for_people))) {
-    perror ("oneway-merge");
-    goto out;
-  }
-  if (o->json)
-    print_json (o, &an, &cs, &v, s);
-  else
-    print_human (o, &cs, &v, s);
-  merge_print_findings (&an);
-  r = v.blocking ? EXIT_NO : EXIT_YES;
- out:
-  free (s);
-  verdict_free (&v);
-  reads_free (&reads);
-  changes_free (&cs);
-  if (opened) {
-    analysis_close (&an);
-    ow_close (ov);
-  }
-  host_tree_close (&host);
-  selection_free (&sel);
-  policy_free (&policy);
+  review_close (&rv);
   return r;
 }

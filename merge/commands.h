@@ -38,6 +38,7 @@ struct merge_opts {
   struct arg_list protect, allow, only, exclude, from, accept;
   bool nul;                     /* -z: --from lists are NUL-separated */
   bool yes;                     /* discard: do not ask */
+  bool resume, abort;           /* commit: finish, or undo, an interrupted one */
 };
 
 /* Open the overlay for reading (refused while a plugin has it open for
@@ -59,6 +60,10 @@ struct analysis;
  * view holds something else, an->probe.what says what), or -1 (printed). */
 int merge_open_views (const struct merge_opts *o, struct ow_overlay **ov,
                       struct analysis *an);
+/* The same, the overlay opened for writing if writable (as
+ * merge_open_for_tool opens it). */
+int merge_open_views_for (const struct merge_opts *o, bool writable, struct ow_overlay **ov,
+                          struct analysis *an);
 /* An overlay's id (16 bytes) as 8-4-4-4-12 hexadecimal digits, into
  * buf of at least 37 bytes. */
 void merge_format_uuid (const uint8_t *u, char *buf);
@@ -79,5 +84,6 @@ int cmd_cat (const struct merge_opts *o);
 int cmd_recover (const struct merge_opts *o);
 int cmd_check (const struct merge_opts *o);
 int cmd_discard (const struct merge_opts *o);
+int cmd_commit (const struct merge_opts *o);
 
 #endif

@@ -30,6 +30,7 @@ issue_class_of (enum issue_kind k)
 struct checking {
   const struct consistency *c;
   struct verdict *v;
+  struct leaving leaving;
 };
 
 /* A new issue at path (copied); NULL on out of memory. */
@@ -178,14 +179,16 @@ check_new_name (struct checking *r, size_t i)
   const struct change *c = &r->c->cs->c[i];
   struct path place;
   struct host_obj h;
-  size_t first, n = changes_at (r->c->cs, c->path.s, c->path.len, &first);
   int w, ret = -1;
 
-  for (size_t k = first; k < first + n; k++)
-    if (r->c->cs->c[k].kind == CHANGE_DELETED)
-      return 0;
   if ((w = changes_base_path (r->c->cs, &c->path, false, &place)) != 0)
     return w == 1 ? 0 : -1;     /* in a directory new in the SEE: its own change says */
+  h.fd = -1;
+  h.shown = NULL;
+  if (leaving_has (&r->leaving, &place)) {
+    ret = 0;                    /* the base's object there goes (deleted, renamed away) */
+    goto out;
+  }
   if (lookup (r, &place, &h) == -1)
     goto out;
   if (h.where != HOST_FOUND)
@@ -507,7 +510,7 @@ int
 consistency_check (const struct consistency *c, struct verdict *v)
 {
   const struct changes *cs = c->cs;
-  struct checking r = { c, v };
+  struct checking r = { c, v, { NULL, 0 } };
   struct selection_problem *probs = NULL;
   size_t nprobs = 0;
   int ret = -1;
@@ -524,6 +527,8 @@ consistency_check (const struct consistency *c, struct verdict *v)
     is->detail = probs[k].detail;
     probs[k].detail = NULL;
   }
+  if (leaving_init (&r.leaving, cs, v->chosen) == -1)
+    goto out;
   prefetch_all (&r);
   for (size_t i = 0; i < cs->n; i++)
     if (v->chosen[i]) {
@@ -547,6 +552,7 @@ consistency_check (const struct consistency *c, struct verdict *v)
   judge (&r);
   ret = 0;
  out:
+  leaving_free (&r.leaving);
   for (size_t k = 0; k < nprobs; k++)
     free (probs[k].detail);
   free (probs);

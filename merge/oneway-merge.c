@@ -26,6 +26,7 @@ static const struct {
   { "cat", cmd_cat, "a file as the SEE view holds it (cat OVERLAY PATH)" },
   { "recover", cmd_recover, "replay the SEE filesystem's journal into the overlay" },
   { "check", cmd_check, "conflicts with the host tree and policy findings (--host DIR)" },
+  { "commit", cmd_commit, "apply the SEE's changes to the host tree (--host DIR)" },
   { "discard", cmd_discard, "throw the SEE's changes away: the overlay starts afresh" },
 };
 
@@ -46,14 +47,15 @@ usage (FILE *f)
            "  --partition N     the partition to read (when the disk has several ext ones)\n"
            "  --ignore-journal  read an SEE filesystem that needs recovery as it is\n"
            "  --base-view  cat: the base's version of the file\n"
-           "  --dry-run    recover: check and count, write nothing\n"
-           "  --host DIR   check: the live tree a commit would go into\n"
-           "  --policy FILE     check: protected paths and allowed findings (default: built in)\n"
-           "  --protect PATH    check: protect PATH too\n"
-           "  --allow KIND[=PATH]  check: allow setuid, capability, device or protected findings\n"
-           "  --only PATH, --exclude PATH  check: take only, or leave out, the changes at PATH\n"
-           "  --from FILE  check: take the changes at the paths in FILE (-z: NUL-separated)\n"
-           "  --accept PATH     check: accept the conflicts at PATH\n"
+           "  --dry-run    recover, commit: check and count, write nothing\n"
+           "  --host DIR   check, commit: the live tree a commit goes into\n"
+           "  --policy FILE     check, commit: protected paths and allowed findings (default: built in)\n"
+           "  --protect PATH    check, commit: protect PATH too\n"
+           "  --allow KIND[=PATH]  check, commit: allow setuid, capability, device or protected findings\n"
+           "  --only PATH, --exclude PATH  check, commit: take only, or leave out, the changes at PATH\n"
+           "  --from FILE  check, commit: take the changes at the paths in FILE (-z: NUL-separated)\n"
+           "  --accept PATH     check, commit: accept the conflicts at PATH\n"
+           "  --resume, --abort  commit: finish, or undo, a commit that was interrupted\n"
            "  --yes        discard: do not ask\n"
            "  --help       this text;  --version  the version\n"
            "\n"
@@ -118,7 +120,8 @@ merge_open_for_tool (const struct merge_opts *o, struct ow_overlay **ov)
 static int
 refuse_foreign_options (const struct merge_opts *o)
 {
-  bool check = strcmp (o->command, "check") == 0;
+  bool commit = strcmp (o->command, "commit") == 0;
+  bool check = strcmp (o->command, "check") == 0 || commit;
   const char *opt = NULL;
 
   if (!check)
@@ -127,6 +130,10 @@ refuse_foreign_options (const struct merge_opts *o)
       : o->from.n ? "--from" : o->accept.n ? "--accept" : o->nul ? "-z" : NULL;
   if (!opt && o->yes && strcmp (o->command, "discard") != 0)
     opt = "--yes";
+  if (!opt && !commit && (o->resume || o->abort))
+    opt = o->resume ? "--resume" : "--abort";
+  if (!opt && o->dry_run && strcmp (o->command, "recover") != 0 && !commit)
+    opt = "--dry-run";
   if (!opt && o->nul && !o->from.n)
     opt = "-z without --from";
   if (!opt)
@@ -156,6 +163,8 @@ parse_and_run (int argc, char *argv[], struct merge_opts *o)
     { "from", required_argument, NULL, 'F' },
     { "accept", required_argument, NULL, 'C' },
     { "yes", no_argument, NULL, 'y' },
+    { "resume", no_argument, NULL, 'r' },
+    { "abort", no_argument, NULL, 'a' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -184,6 +193,8 @@ parse_and_run (int argc, char *argv[], struct merge_opts *o)
     case 'C': list = &o->accept; break;
     case 'z': o->nul = true; break;
     case 'y': o->yes = true; break;
+    case 'r': o->resume = true; break;
+    case 'a': o->abort = true; break;
     case 'p': {
       char *end;
       long n = strtol (optarg, &end, 10);

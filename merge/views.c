@@ -28,10 +28,17 @@ add_written (void *opaque, uint64_t first, uint64_t count)
 int
 merge_open_views (const struct merge_opts *o, struct ow_overlay **ov, struct analysis *an)
 {
+  return merge_open_views_for (o, false, ov, an);
+}
+
+int
+merge_open_views_for (const struct merge_opts *o, bool writable, struct ow_overlay **ov,
+                      struct analysis *an)
+{
   struct disk base, see;
   int r;
 
-  if (merge_open (o, true, ov) == -1)
+  if ((writable ? merge_open_for_tool (o, ov) : merge_open (o, true, ov)) == -1)
     return -1;
   disk_base_view (*ov, &base);
   disk_see_view (*ov, false, &see);
