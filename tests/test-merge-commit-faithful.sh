@@ -30,6 +30,14 @@ require nbdkit nbdfuse nbdinfo losetup mke2fs unshare useradd dpkg dpkg-deb setf
 [ -x /usr/bin/python3 ] || skip "/usr/bin/python3 is not installed"
 useradd --help | grep -q -- --prefix || skip "this useradd has no --prefix"
 unshare --mount true 2>/dev/null || skip "unshare cannot make a mount namespace here"
+# The native runs are in $tmp: its filesystem must keep what the
+# workload makes (tmpfs before Linux 6.6 has no user xattrs).
+touch "$tmp/probe"
+setfattr -n user.probe -v 1 "$tmp/probe" 2>/dev/null ||
+    skip "the filesystem of $tmp has no user xattrs (set TMPDIR elsewhere)"
+setfacl -m u:1:r "$tmp/probe" 2>/dev/null ||
+    skip "the filesystem of $tmp has no POSIX ACLs (set TMPDIR elsewhere)"
+rm "$tmp/probe"
 before_commit=${FAITHFUL_BEFORE_COMMIT:-0}
 
 workload=(bash "$abs_top_srcdir/tests/commit-workload.sh")
