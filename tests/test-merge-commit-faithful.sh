@@ -15,11 +15,14 @@
 # mtime) is the noise, measured, printed, never guessed.  Then T becomes
 # a base image (mke2fs -d), served by the plugin and attached, and the
 # same workload runs on the mounted SEE view; a third copy of T, H, is
-# the host.  `oneway-merge commit --host H --allow setuid` must apply
-# it all, and H must then equal the native run's tree apart from the
-# noise, and the SEE view exactly (ctime and atime aside, which cannot
-# be set or are changed by reads).  A second commit finds nothing left
-# (exit 1); `diff` still lists the changes; the base is unchanged.
+# the host.  `check` must find no conflict there, only policy findings
+# (the set-uid files, and useradd's files, which the default policy
+# protects); `commit` without --allow protected must change nothing;
+# `commit --allow setuid --allow protected` must apply it all, and H
+# must then equal the native run's tree apart from the noise, and the
+# SEE view exactly (ctime and atime aside: they cannot be set, or reads
+# change them).  A second commit finds nothing left (exit 1); `diff`
+# still lists the changes; the base is unchanged.
 #
 # FAITHFUL_BEFORE_COMMIT=1 stops before the commit (for running the
 # rest where oneway-merge has no commit yet).
@@ -133,16 +136,40 @@ cp -a --preserve=all "$T" "$H"
 manifest "$H" > "$tmp/H.before"
 same "$tmp/T.manifest" "$tmp/H.before" "cp -a copies T whole (the host)"
 
+# What the commit will meet: no conflict (H is the snapshot's state),
+# and policy findings: the set-uid files, and the files useradd changes,
+# which the default policy protects (/etc/passwd, /etc/shadow,
+# /etc/group, /etc/gshadow).
+allow=(--allow setuid --allow protected)
+st=0
+"$merge" check "$ov" --host "$H" --json > "$tmp/check.json" 2> "$tmp/check.err" || st=$?
+[ $st -eq 1 ] || { cat "$tmp/check.json" "$tmp/check.err"; fail "check without overrides exited $st, expected 1"; }
+echo "check: $(jq -c '[.conflicts[], .policy[] | "\(.kind) \(.path)"]' "$tmp/check.json")"
+jq -e '.conflicts == []' "$tmp/check.json" > /dev/null ||
+    { jq .conflicts "$tmp/check.json"
+      fail "check finds conflicts (above), yet the host is as the snapshot was (H is a copy of T)"; }
+jq -e '[.policy[].kind] | unique == ["protected", "setuid"]' "$tmp/check.json" > /dev/null ||
+    { jq .policy "$tmp/check.json"; fail "check's policy findings are not the set-uid files and useradd's"; }
+st=0
+"$merge" check "$ov" --host "$H" "${allow[@]}" > "$tmp/check.out" 2>&1 || st=$?
+[ $st -eq 0 ] || { cat "$tmp/check.out"; fail "check ${allow[*]} exited $st, expected 0"; }
+
 if [ "$before_commit" = 1 ]; then
     echo "FAITHFUL_BEFORE_COMMIT=1: stopping before the commit"
     exit 0
 fi
 
 # ================================================================ commit
+# Refused without --allow protected: nothing is applied.
 st=0
-"$merge" commit "$ov" --host "$H" --allow setuid --json > "$tmp/commit.json" 2> "$tmp/commit.err" ||
+"$merge" commit "$ov" --host "$H" --allow setuid > "$tmp/refused.out" 2>&1 || st=$?
+[ $st -eq 1 ] || { cat "$tmp/refused.out"; fail "commit without --allow protected exited $st, expected 1"; }
+manifest "$H" > "$tmp/H.refused"
+same "$tmp/H.before" "$tmp/H.refused" "a refused commit leaves the host as it was"
+st=0
+"$merge" commit "$ov" --host "$H" "${allow[@]}" --json > "$tmp/commit.json" 2> "$tmp/commit.err" ||
     st=$?
-[ $st -eq 0 ] || { cat "$tmp/commit.json" "$tmp/commit.err"; fail "commit exited $st, expected 0"; }
+[ $st -eq 0 ] || { cat "$tmp/commit.json" "$tmp/commit.err"; fail "commit ${allow[*]} exited $st, expected 0"; }
 jq -e . "$tmp/commit.json" > /dev/null || { cat "$tmp/commit.json"; fail "commit --json is not JSON"; }
 manifest "$H" > "$tmp/H.manifest"
 # Natively, apart from the noise.
@@ -157,7 +184,7 @@ same "$tmp/S1-noroot.manifest" "$tmp/H-noroot.manifest" "the committed host tree
 
 # ================================================================ again: nothing left
 st=0
-"$merge" commit "$ov" --host "$H" --allow setuid > "$tmp/again.out" 2>&1 || st=$?
+"$merge" commit "$ov" --host "$H" "${allow[@]}" > "$tmp/again.out" 2>&1 || st=$?
 [ $st -eq 1 ] || { cat "$tmp/again.out"; fail "a second commit exited $st, expected 1"; }
 grep -qi "nothing" "$tmp/again.out" || { cat "$tmp/again.out"; fail "a second commit does not say that nothing is left"; }
 manifest "$H" > "$tmp/H.again"
