@@ -28,7 +28,7 @@
 # rest where oneway-merge has no commit yet).
 . tests/functions.sh
 require_root
-require nbdkit nbdfuse nbdinfo losetup mke2fs unshare useradd dpkg dpkg-deb setfacl setfattr \
+require nbdkit nbdfuse nbdinfo losetup blockdev mountpoint mke2fs unshare useradd dpkg dpkg-deb setfacl setfattr \
         mkfifo truncate sha256sum jq
 [ -x /usr/bin/python3 ] || skip "/usr/bin/python3 is not installed"
 useradd --help | grep -q -- --prefix || skip "this useradd has no --prefix"
@@ -99,23 +99,43 @@ mke2fs -q -t ext4 -b 4096 -I 256 -d "$T" -E lazy_itable_init=0,lazy_journal_init
     > /dev/null || fail "mke2fs -d failed"
 remember_base "$base"
 base_sum=$(checksum "$base")
+# The SEE starts from T: mke2fs -d copied it whole (the root directory
+# is mke2fs's own).  Looked at read-only, beside the SEE, whose read set
+# must hold only what the workload read.
+mkdir "$tmp/s0"
+mount -o ro,noload,loop "$base" "$tmp/s0" || fail "cannot mount the base read-only"
+on_exit "_umount '$tmp/s0'"
+manifest "$tmp/s0" > "$tmp/S0.manifest"
+_umount "$tmp/s0"
+noroot "$tmp/T.manifest" > "$tmp/T-noroot.manifest"
+noroot "$tmp/S0.manifest" > "$tmp/S0-noroot.manifest"
+same "$tmp/T-noroot.manifest" "$tmp/S0-noroot.manifest" "mke2fs -d copies T whole"
+
 ov=$tmp/see.ow
 serve see base="$base" overlay="$ov"
 pid=$server_pid
 mnt=$tmp/mnt
 attach see "$mnt"
-# The loop device bypasses the FUSE file's page cache.
+# No read-ahead, in FUSE and in the loop device, which bypasses the
+# FUSE file's page cache: the read set is what the SEE read.
+bdi=$(mountpoint -d "$tmp/fuse-see") || fail "no FUSE mount for the SEE"
+echo 0 > "/sys/class/bdi/$bdi/read_ahead_kb" || fail "cannot turn read-ahead off in FUSE"
+blockdev --setra 0 "$loopdev" || fail "cannot turn read-ahead off in $loopdev"
 losetup --direct-io=on "$loopdev" || fail "cannot make $loopdev bypass the page cache"
-# The SEE starts from T (mke2fs -d copied it whole; the root directory
-# is mke2fs's own).
-manifest "$mnt" > "$tmp/S0.manifest"
-noroot "$tmp/T.manifest" > "$tmp/T-noroot.manifest"
-noroot "$tmp/S0.manifest" > "$tmp/S0-noroot.manifest"
-same "$tmp/T-noroot.manifest" "$tmp/S0-noroot.manifest" "mke2fs -d copies T whole"
 "${workload[@]}" "$mnt" "$deb" || fail "the workload failed in the SEE"
 sync -f "$mnt"
-manifest "$mnt" > "$tmp/S1.manifest"
 detach see
+stop_server $pid
+
+# The SEE view S1, through a copy of the overlay (the manifest reads
+# every file, which would be in the overlay's read set), mounted
+# read-only.
+cp "$ov" "$tmp/view.ow"
+serve view base="$base" overlay="$tmp/view.ow"
+pid=$server_pid
+attach view "$tmp/view" ro,noload
+manifest "$tmp/view" > "$tmp/S1.manifest"
+detach view
 stop_server $pid
 # The workload does in the SEE what it does natively (else what follows
 # would blame the commit for it).
