@@ -28,8 +28,8 @@
 # rest where oneway-merge has no commit yet).
 . tests/functions.sh
 require_root
-require nbdkit nbdfuse nbdinfo losetup blockdev mountpoint mke2fs unshare useradd dpkg dpkg-deb setfacl setfattr \
-        mkfifo truncate sha256sum jq
+require nbdkit nbdfuse nbdinfo losetup blockdev mountpoint mke2fs unshare useradd dpkg \
+        dpkg-deb setfacl setfattr mkfifo truncate sha256sum jq
 [ -x /usr/bin/python3 ] || skip "/usr/bin/python3 is not installed"
 useradd --help | grep -q -- --prefix || skip "this useradd has no --prefix"
 unshare --mount true 2>/dev/null || skip "unshare cannot make a mount namespace here"
@@ -89,7 +89,7 @@ manifest noise "$tmp/native-1.manifest" "$tmp/native-2.manifest" > "$tmp/noise"
     fail "the workload changed little in the tree: it did not run"
 echo "noise: $(wc -l < "$tmp/noise") (path, field) pairs differ between two native runs:"
 sed 's/^/  /' "$tmp/noise"
-echo "noise by field: $(cut -f2 "$tmp/noise" | sort | uniq -c | awk '{printf "%s %s, ", $2, $1}')"
+echo "noise by field: $(cut -f2 "$tmp/noise" | sort | uniq -c | awk '{print $2, $1}' | paste -sd, | sed 's/,/, /g')"
 [ "$(cut -f2 "$tmp/noise" | grep -vc mtime)" -le 5 ] ||
     fail "more than the time differs between two native runs: the workload is not deterministic"
 
