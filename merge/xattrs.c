@@ -81,6 +81,45 @@ struct collect {
   int err;
 };
 
+/* ext4 keeps POSIX ACLs in a short form of its own (version 1; the
+ * entries of the owner, the owning group, the mask and others without
+ * an id), and libext2fs's iterator gives them as stored.  The kernel's
+ * getxattr and setxattr speak the long form: version 2, every entry
+ * with an id, ACL_UNDEFINED_ID where it names nobody.  Turned into
+ * that, so that an ACL compares equal to the host's copy and can be
+ * set on the host.  NULL (and the value kept as it is) if it is not
+ * a well-formed short ACL. */
+static char *
+acl_as_kernel (const char *name, const char *value, size_t len, size_t *outlen)
+{
+  char *out;
+  size_t o = 4;
+
+  if ((strcmp (name, "system.posix_acl_access") != 0
+       && strcmp (name, "system.posix_acl_default") != 0)
+      || len < 4 || memcmp (value, "\1\0\0\0", 4) != 0
+      || !(out = malloc (4 + (len - 4) * 2)))
+    return NULL;
+  memcpy (out, "\2\0\0\0", 4);
+  for (size_t i = 4; i < len; ) {
+    uint16_t tag = (uint8_t) value[i] | (uint8_t) value[i + 1] << 8;
+    bool named = tag == 0x02 || tag == 0x08;          /* ACL_USER, ACL_GROUP */
+    if (i + (named ? 8 : 4) > len) {
+      free (out);
+      return NULL;
+    }
+    memcpy (out + o, value + i, 4);
+    if (named)
+      memcpy (out + o + 4, value + i + 4, 4);
+    else
+      memset (out + o + 4, 0xff, 4);
+    o += 8;
+    i += named ? 8 : 4;
+  }
+  *outlen = o;
+  return out;
+}
+
 static int
 collect (char *name, char *value, size_t value_len, void *data)
 {
@@ -89,7 +128,12 @@ collect (char *name, char *value, size_t value_len, void *data)
   /* Inline data is kept as an xattr; it is content, not an xattr. */
   if (strcmp (name, "system.data") == 0)
     return 0;
-  if (xattrs_add (c->xs, name, value, value_len) == -1) {
+  size_t len;
+  char *acl = acl_as_kernel (name, value, value_len, &len);
+  int r = acl ? xattrs_add (c->xs, name, acl, len) : xattrs_add (c->xs, name, value, value_len);
+
+  free (acl);
+  if (r == -1) {
     c->err = -1;
     return XATTR_ABORT;
   }

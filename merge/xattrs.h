@@ -2,9 +2,9 @@
  * Copyright (C) 2026 The oneway authors.  BSD-3-Clause, see COPYING.
  *
  * The same list whether it comes from an inode of a view (through
- * libext2fs, which gives POSIX ACLs in the format the kernel's
- * getxattr gives them) or from an object of the host tree, so that
- * the two can be compared.
+ * libext2fs, with POSIX ACLs turned from ext4's short form into the
+ * one the kernel's getxattr gives) or from an object of the host tree,
+ * so that the two can be compared, and a view's set on the host.
  */
 #ifndef ONEWAY_MERGE_XATTRS_H
 #define ONEWAY_MERGE_XATTRS_H
