@@ -779,6 +779,30 @@ commit_switch (struct committing *c)
   return 0;
 }
 
+/* Making and removing staging touched the root's times: the SEE's if
+ * the commit changed the root's entries, else the host's from before. */
+static int
+restore_root_times (struct committing *c)
+{
+  const int64_t *t = c->p->root_times;
+  struct timespec ts[2] = { { t[0], t[1] }, { t[2], t[3] } };
+  int fd;
+
+  for (size_t i = 0; i < c->p->n; i++)
+    if (c->p->s[i].op == STEP_TIMES && c->p->s[i].path.len == 1)
+      return step_times (c, &c->p->s[i]);
+  commit_point ();
+  fd = openat (c->host->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd == -1 || futimens (fd, ts) == -1) {
+    ow_error ("commit: setting the times of host tree %s: %m", c->host->name);
+    if (fd >= 0)
+      close (fd);
+    return -1;
+  }
+  close (fd);
+  return 0;
+}
+
 int
 commit_finish (struct committing *c)
 {
@@ -786,11 +810,7 @@ commit_finish (struct committing *c)
     return -1;
   if (remove_staging (c) == -1)
     return -1;
-  /* Removing staging touched the root's times: the SEE's again. */
-  for (size_t i = 0; i < c->p->n; i++)
-    if (c->p->s[i].op == STEP_TIMES && c->p->s[i].path.len == 1 && step_times (c, &c->p->s[i]) == -1)
-      return -1;
-  return 0;
+  return restore_root_times (c);
 }
 
 /* ---- undo ------------------------------------------------------- */
@@ -877,7 +897,7 @@ commit_undo (struct committing *c)
     for (size_t i = c->p->n; i-- > 0; )
       if (undo_step (c, &c->p->s[i]) == -1)
         r = -1;
-  if (r == 0 && (remove_staging (c) == -1 || sync_host (c) == -1))
+  if (r == 0 && (remove_staging (c) == -1 || restore_root_times (c) == -1 || sync_host (c) == -1))
     r = -1;
   return r;
 }

@@ -97,6 +97,52 @@ host_ident (struct review *rv, const struct path *p, struct ident *id)
   return r;
 }
 
+static bool
+is_dir_in (struct review *rv, uint32_t ino, int v)
+{
+  struct object *o = ino ? analysis_object (&rv->an, ino) : NULL;
+  return o && LINUX_S_ISDIR (o->in[v].i_mode);
+}
+
+/* A time step for the directory that held base path b (deleted or
+ * renamed away), wherever the SEE has that directory now. */
+static int
+add_times_of_base_parent (struct plan *p, struct review *rv, const struct path *b)
+{
+  size_t len = b->len, count = 0;
+  struct path *names = NULL;
+  char quiet[256], *z;
+  ext2_ino_t ino;
+  struct step *s;
+  int r;
+
+  while (len > 1 && b->s[len - 1] != '/')
+    len--;
+  if (len > 1)
+    len--;
+  if (!(z = strndup (b->s, len)))
+    return -1;
+  merge_capture_errors (quiet, sizeof quiet);
+  r = memchr (z, '\0', len) ? -1 : pathres_lookup (&rv->an.v[S0], z, &ino);
+  merge_capture_errors (NULL, 0);
+  free (z);
+  if (r == -1 || !is_dir_in (rv, ino, S1))
+    return 0;                   /* the SEE removed it too */
+  if (analysis_names (&rv->an, S1, &ino, 1, &names, &count) == -1)
+    return -1;
+  r = 0;
+  if (count) {
+    if ((s = add_step (p, STEP_TIMES, &names[0])))
+      s->ino = ino;
+    else
+      r = -1;
+  }
+  for (size_t k = 0; k < count; k++)
+    free (names[k].s);
+  free (names);
+  return r;
+}
+
 /* A new object made from SEE inode ino; its staged name. */
 static int
 add_make (struct plan *p, struct review *rv, uint32_t ino, uint32_t *name)
@@ -115,12 +161,6 @@ add_make (struct plan *p, struct review *rv, uint32_t ino, uint32_t *name)
   return 0;
 }
 
-static bool
-is_dir_in (struct review *rv, uint32_t ino, int v)
-{
-  struct object *o = ino ? analysis_object (&rv->an, ino) : NULL;
-  return o && LINUX_S_ISDIR (o->in[v].i_mode);
-}
 
 /* A time step for the SEE's directory at path (its parent, with
  * parent), if the SEE has a directory there. */
@@ -207,7 +247,7 @@ plan_change (struct plan *p, struct review *rv, size_t i)
       return 0;
     }
     s->name = p->next_name++;
-    return add_times (p, rv, &c->path, true);
+    return add_times_of_base_parent (p, rv, &c->path);
 
   case CHANGE_RENAMED:
     if (!(s = add_step (p, STEP_DETACH, &c->from)) || host_ident (rv, &c->from, &s->expect) == -1)
@@ -230,7 +270,7 @@ plan_change (struct plan *p, struct review *rv, size_t i)
         return -1;
       s->ino = c->ino[S1];
     }
-    if (add_times (p, rv, &c->from, true) == -1 || add_times (p, rv, &c->path, true) == -1)
+    if (add_times_of_base_parent (p, rv, &c->from) == -1 || add_times (p, rv, &c->path, true) == -1)
       return -1;
     return dir1 ? add_times (p, rv, &c->path, false) : 0;
 
@@ -351,6 +391,10 @@ plan_build (struct review *rv, const char *host, struct plan *p)
   }
   p->root_dev = st.st_dev;
   p->root_ino = st.st_ino;
+  p->root_times[0] = st.st_atim.tv_sec;
+  p->root_times[1] = st.st_atim.tv_nsec;
+  p->root_times[2] = st.st_mtim.tv_sec;
+  p->root_times[3] = st.st_mtim.tv_nsec;
   memcpy (p->overlay_uuid, info.header.uuid, sizeof p->overlay_uuid);
   if (!(p->host = strdup (host)) || leaving_init (&p->leaving, &rv->cs, rv->v.chosen) == -1)
     goto nomem;
@@ -446,8 +490,10 @@ encode_plan (const struct plan *p, char **out, size_t *outlen)
   e |= hex_append (&b, &len, &cap, p->overlay_uuid, sizeof p->overlay_uuid);
   e |= put (&b, &len, &cap, "\nhost ");
   e |= put_hex (&b, &len, &cap, p->host, strlen (p->host));
-  e |= put (&b, &len, &cap, "\nroot %" PRIu64 " %" PRIu64 "\nstaging %s\nbytes %" PRIu64 "\n",
-            p->root_dev, p->root_ino, p->staging, p->bytes);
+  e |= put (&b, &len, &cap, "\nroot %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %" PRId64
+            " %" PRId64 "\nstaging %s\nbytes %" PRIu64 "\n", p->root_dev, p->root_ino,
+            p->root_times[0], p->root_times[1], p->root_times[2], p->root_times[3], p->staging,
+            p->bytes);
   for (size_t i = 0; i < p->nm && !e; i++)
     e |= put (&b, &len, &cap, "make %" PRIu32 " %" PRIu32 " %" PRIu64 "\n", p->m[i].name,
               p->m[i].ino, p->m[i].bytes);
@@ -614,7 +660,9 @@ parse_line (struct plan *p, char *line, int *state)
   if (strncmp (line, "host ", 5) == 0)
     return hex_decode (line + 5, strlen (line + 5), &p->host, &n);
   if (strncmp (line, "root ", 5) == 0)
-    return sscanf (line, "root %" SCNu64 " %" SCNu64, &p->root_dev, &p->root_ino) == 2 ? 0 : -1;
+    return sscanf (line, "root %" SCNu64 " %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %"
+                   SCNd64, &p->root_dev, &p->root_ino, &p->root_times[0], &p->root_times[1],
+                   &p->root_times[2], &p->root_times[3]) == 6 ? 0 : -1;
   if (strncmp (line, "staging ", 8) == 0)
     return strlen (line + 8) < sizeof p->staging
       && strncmp (line + 8, ".oneway-commit-", 15) == 0 && !strchr (line + 8, '/')

@@ -83,6 +83,8 @@ struct plan {
   uint8_t id[COMMIT_ID_SIZE];
   char staging[64];             /* at the tree's root */
   uint64_t root_dev, root_ino;  /* the host tree */
+  int64_t root_times[4];        /* its root's atime and mtime (s, ns): staging
+                                   changes them, and they are put back */
   uint8_t overlay_uuid[16];
   char *host;                   /* --host as given */
   char *record;                 /* the commit record to append */
