@@ -154,7 +154,7 @@ cmd_discard (const struct merge_opts *o)
   struct stat st;
   int r = EXIT_ERROR, yes, fd;
 
-  if (!shown)
+  if (!shown || merge_refuse_while_committing (o) == -1)
     goto out;
   /* A symlink to the overlay stays one: its target is what is reset. */
   if (!(real = realpath (o->overlay, NULL))) {

@@ -76,7 +76,8 @@ cmd_recover (const struct merge_opts *o)
   struct jbd2_replay_result res = { 0 };
   int r = -1;
 
-  if (merge_open_for_tool (o, &ov) == -1)
+  if ((!o->dry_run && merge_refuse_while_committing (o) == -1)
+      || merge_open_for_tool (o, &ov) == -1)
     return EXIT_ERROR;
   disk_see_view (ov, !o->dry_run, &see);
   if (probe_disk (&see, o->partition, &p) == -1)

@@ -68,6 +68,11 @@ int merge_open_views_for (const struct merge_opts *o, bool writable, struct ow_o
  * buf of at least 37 bytes. */
 void merge_format_uuid (const uint8_t *u, char *buf);
 
+/* -1 (said) if a commit of the overlay was interrupted (its journal is
+ * there): nothing may change the SEE view until it is finished or
+ * undone. */
+int merge_refuse_while_committing (const struct merge_opts *o);
+
 /* Findings as warnings on stderr, escaped. */
 void merge_print_findings (const struct analysis *an);
 /* The same as the "findings" array of a JSON answer. */

@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "analysis.h"
 #include "changes.h"
 #include "commands.h"
+#include "commit-plan.h"
 #include "json.h"
+#include "oneway/escape.h"
 
 struct add_written {
   struct analysis *an;
@@ -88,4 +91,27 @@ merge_aspects_json (struct json *j, const char *key, unsigned w)
     if (w & (1u << a))
       json_string (j, aspect_names[a]);
   json_array_end (j);
+}
+
+int
+merge_refuse_while_committing (const struct merge_opts *o)
+{
+  char *journal = journal_name (o->overlay), *e;
+  struct stat st;
+  int r = 0;
+
+  if (!journal) {
+    perror ("oneway-merge");
+    return -1;
+  }
+  if (lstat (journal, &st) == 0) {
+    e = ow_escape (o->overlay, strlen (o->overlay));
+    fprintf (stderr, "oneway-merge: a commit of %s into a host tree was interrupted: %s would "
+             "change the SEE's changes under it; finish the commit with commit --resume, or "
+             "undo it with commit --abort, first\n", e ? e : "?", o->command);
+    free (e);
+    r = -1;
+  }
+  free (journal);
+  return r;
 }

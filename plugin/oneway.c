@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NBDKIT_API_VERSION 2
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
@@ -150,7 +151,25 @@ oneway_get_ready (void)
     .block_size = block_size, .compress = compress, .track_reads = track_reads,
     .max_size = max_overlay_size,
   };
+  struct stat st;
+  char *journal;
 
+  /* A commit into a host tree that was interrupted works from the SEE
+   * view as it was: serving (and writing) it now would change what
+   * commit --resume puts in place. */
+  if (asprintf (&journal, "%s.commit", overlay_path) < 0) {
+    nbdkit_error ("%m");
+    return -1;
+  }
+  if (lstat (journal, &st) == 0) {
+    nbdkit_error ("overlay %s: a commit of it into a host tree was interrupted (its journal "
+                  "%s is there): finish it with oneway-merge commit %s --resume, or undo it "
+                  "with --abort, before serving the overlay again", overlay_path, journal,
+                  overlay_path);
+    free (journal);
+    return -1;
+  }
+  free (journal);
   return ow_open (&p, &ov);
 }
 
