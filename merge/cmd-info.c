@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "commit-record.h"
 #include "json.h"
 #include "oneway/escape.h"
 #include "oneway/util.h"
@@ -82,7 +83,54 @@ ratio_of (const struct ow_info *in)
 }
 
 static void
-print_json (const char *path, const struct ow_info *in, const struct base_check *bc)
+commits_json (struct json *j, const struct applied *a)
+{
+  json_key (j, "commits");
+  json_array_begin (j);
+  for (size_t i = 0; i < a->ncommits; i++) {
+    const struct commit_summary *cm = &a->commit[i];
+    char id[2 * COMMIT_ID_SIZE + 1], when[32];
+    size_t n = 0;
+
+    format_hex (cm->id, COMMIT_ID_SIZE, id);
+    format_time (cm->time, when, sizeof when);
+    json_object_begin (j);
+    json_key (j, "id"); json_string (j, id);
+    json_key (j, "time"); json_string (j, when);
+    json_key (j, "host"); json_bytes (j, cm->host.s, cm->host.len);
+    for (int k = 0; k < CHANGE_KINDS; k++) {
+      json_key (j, change_kind_names[k]); json_u64 (j, cm->count[k]);
+      n += cm->count[k];
+    }
+    json_key (j, "changes"); json_u64 (j, n);
+    json_object_end (j);
+  }
+  json_array_end (j);
+}
+
+static void
+commits_human (const struct applied *a)
+{
+  for (size_t i = 0; i < a->ncommits; i++) {
+    const struct commit_summary *cm = &a->commit[i];
+    char id[2 * COMMIT_ID_SIZE + 1], when[32], *host = ow_escape (cm->host.s, cm->host.len);
+    size_t n = 0;
+
+    for (int k = 0; k < CHANGE_KINDS; k++)
+      n += cm->count[k];
+    format_hex (cm->id, COMMIT_ID_SIZE, id);
+    format_time (cm->time, when, sizeof when);
+    printf ("commit:       %s into %s: %zu change%s (%zu added, %zu modified, %zu deleted, "
+            "%zu renamed), id %.16s…\n", when, host ? host : "?", n, n == 1 ? "" : "s",
+            cm->count[CHANGE_ADDED], cm->count[CHANGE_MODIFIED], cm->count[CHANGE_DELETED],
+            cm->count[CHANGE_RENAMED], id);
+    free (host);
+  }
+}
+
+static void
+print_json (const char *path, const struct ow_info *in, const struct base_check *bc,
+            const struct applied *commits)
 {
   const struct ow_header *h = &in->header;
   char uuid[40], fp[2 * OW_FINGERPRINT_SIZE + 1], created[32];
@@ -127,12 +175,14 @@ print_json (const char *path, const struct ow_info *in, const struct base_check 
             - ow_min64 (in->live_bytes, in->log_end - OW_LOG_START));
   json_key (&j, "compression_ratio"); json_double (&j, ratio_of (in));
   json_key (&j, "torn_bytes"); json_u64 (&j, in->torn_bytes);
+  commits_json (&j, commits);
   json_object_end (&j);
   json_finish (&j);
 }
 
 static void
-print_human (const char *path, const struct ow_info *in, const struct base_check *bc)
+print_human (const char *path, const struct ow_info *in, const struct base_check *bc,
+             const struct applied *commits)
 {
   const struct ow_header *h = &in->header;
   char uuid[40], fp[2 * OW_FINGERPRINT_SIZE + 1], created[32];
@@ -188,6 +238,7 @@ print_human (const char *path, const struct ow_info *in, const struct base_check
     printf (" (%.2f:1 for %s written)", ratio_of (in),
             ow_human_size (in->data_blocks * bs, c, sizeof c));
   printf ("\n");
+  commits_human (commits);
   free (epath);
   free (ebase);
 }
@@ -198,6 +249,7 @@ cmd_info (const struct merge_opts *o)
   struct ow_overlay *ov;
   struct ow_info in;
   struct base_check bc;
+  struct applied a = { 0 };
   int r;
 
   if (merge_open (o, false, &ov) == -1)
@@ -205,14 +257,17 @@ cmd_info (const struct merge_opts *o)
   r = ow_get_info (ov, &in);
   if (r == 0)
     check_base (ov, o->base, &bc);
-  ow_close (ov);
-  if (r == -1) {
+  if (r == -1)
     perror ("oneway-merge: info");
-    return EXIT_ERROR;
-  }
-  if (o->json)
-    print_json (o->overlay, &in, &bc);
   else
-    print_human (o->overlay, &in, &bc);
+    r = applied_load (ov, o->overlay, &a);
+  ow_close (ov);
+  if (r == -1)
+    return EXIT_ERROR;
+  if (o->json)
+    print_json (o->overlay, &in, &bc, &a);
+  else
+    print_human (o->overlay, &in, &bc, &a);
+  applied_free (&a);
   return EXIT_YES;
 }
