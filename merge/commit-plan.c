@@ -111,7 +111,6 @@ add_times_of_base_parent (struct plan *p, struct review *rv, const struct path *
 {
   size_t len = b->len, count = 0;
   struct path *names = NULL;
-  char quiet[256], *z;
   ext2_ino_t ino;
   struct step *s;
   int r;
@@ -120,13 +119,9 @@ add_times_of_base_parent (struct plan *p, struct review *rv, const struct path *
     len--;
   if (len > 1)
     len--;
-  if (!(z = strndup (b->s, len)))
-    return -1;
-  merge_capture_errors (quiet, sizeof quiet);
-  r = memchr (z, '\0', len) ? -1 : pathres_lookup (&rv->an.v[S0], z, &ino);
-  merge_capture_errors (NULL, 0);
-  free (z);
-  if (r == -1 || !is_dir_in (rv, ino, S1))
+  if ((r = pathres_find (&rv->an.v[S0], b->s, len, &ino)) != 0)
+    return r == 1 ? 0 : -1;
+  if (!is_dir_in (rv, ino, S1))
     return 0;                   /* the SEE removed it too */
   if (analysis_names (&rv->an, S1, &ino, 1, &names, &count) == -1)
     return -1;
@@ -168,7 +163,6 @@ static int
 add_times (struct plan *p, struct review *rv, const struct path *path, bool parent)
 {
   struct path d = *path;
-  char *z;
   ext2_ino_t ino;
   struct step *s;
   int r;
@@ -179,16 +173,10 @@ add_times (struct plan *p, struct review *rv, const struct path *path, bool pare
     if (d.len > 1)
       d.len--;
   }
-  if (!(z = strndup (d.s, d.len)))
-    return -1;
-  /* Not there in the SEE (a path whose parent went too): no times,
-   * and nothing to say. */
-  char quiet[256];
-  merge_capture_errors (quiet, sizeof quiet);
-  r = memchr (d.s, '\0', d.len) ? -1 : pathres_lookup (&rv->an.v[S1], z, &ino);
-  merge_capture_errors (NULL, 0);
-  free (z);
-  if (r == -1 || !is_dir_in (rv, ino, S1))
+  /* Not there in the SEE (a path whose parent went too): no times. */
+  if ((r = pathres_find (&rv->an.v[S1], d.s, d.len, &ino)) != 0)
+    return r == 1 ? 0 : -1;
+  if (!is_dir_in (rv, ino, S1))
     return 0;
   if (!(s = add_step (p, STEP_TIMES, &d)))
     return -1;

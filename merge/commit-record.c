@@ -330,3 +330,15 @@ applied_filter (const struct applied *a, struct analysis *an, struct changes *cs
   cs->n = k;
   return skipped;
 }
+
+static int
+compare_applied_path (const void *key, const void *elem)
+{
+  return path_compare (key, &((const struct applied_change *) elem)->path);
+}
+
+const struct applied_change *
+applied_at (const struct applied *a, const struct path *p)
+{
+  return a && a->n ? bsearch (p, a->c, a->n, sizeof *a->c, compare_applied_path) : NULL;
+}

@@ -60,6 +60,9 @@ void applied_free (struct applied *a);
 /* Whether change c (with token t) was applied by a recorded commit. */
 bool applied_has (const struct applied *a, const struct change *c,
                   const uint8_t t[CHANGE_TOKEN_SIZE]);
+/* A change a recorded commit applied at path p (the SEE's path, or a
+ * deletion's), or NULL. */
+const struct applied_change *applied_at (const struct applied *a, const struct path *p);
 /* Leave out of cs the changes a recorded commit applied; how many. */
 size_t applied_filter (const struct applied *a, struct analysis *an, struct changes *cs);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "change-paths.h"
+#include "commit-record.h"
 #include "consistency.h"
 #include "host-compare.h"
 #include "oneway/escape.h"
@@ -291,6 +292,40 @@ check_policy (struct checking *r, size_t i)
   return ret;
 }
 
+/* A file read at name p, where an earlier commit applied the SEE's
+ * change: the host's object against what that commit left there. */
+static int
+check_read_applied (struct checking *r, const struct path *p, const struct applied_change *ac,
+                    struct host_obj *h)
+{
+  struct ext2_inode_large in;
+  struct issue *is;
+  ext2_ino_t ino;
+  int w;
+
+  if (ac->kind == CHANGE_DELETED) {
+    if (h->where != HOST_FOUND)
+      return 0;
+    return (is = add (r, ISSUE_READ_WRITE, p, -1))
+      ? set_detail (is, "an earlier commit deleted ", p->s, p->len, ", and the host made it again")
+      : -1;
+  }
+  if ((w = pathres_find (&r->c->an->v[S1], p->s, p->len, &ino)) == -1)
+    return -1;
+  if (w == 1 || h->where != HOST_FOUND)
+    return w == 1 ? 0 : not_found (r, h, p, -1, p, false, ISSUE_READ_WRITE);
+  if (inode_of (r, S1, ino, &in) == -1)
+    return -1;
+  if ((w = host_compare (h, &r->c->an->v[S1], ino, &in, 0)) > 0) {
+    if (!(is = add (r, ISSUE_READ_WRITE, p, -1)))
+      return -1;
+    is->host = w;
+    return set_detail (is, "changed since an earlier commit put the SEE's ", p->s, p->len,
+                       " in place");
+  }
+  return w < 0 ? -1 : 0;
+}
+
 /* Every name the SEE reached a file it read by, against the host. */
 static int
 check_read (struct checking *r, const struct read_object *o)
@@ -301,6 +336,7 @@ check_read (struct checking *r, const struct read_object *o)
     return -1;
   for (size_t k = 0; k < o->nnames; k++) {
     const struct path *p = &o->names[k];
+    const struct applied_change *ac = o->listing ? NULL : applied_at (r->c->applied, p);
     struct host_obj h;
     struct issue *is;
     int w = 0;
@@ -308,6 +344,13 @@ check_read (struct checking *r, const struct read_object *o)
     if (lookup (r, p, &h) == -1) {
       host_obj_close (&h);
       return -1;
+    }
+    if (ac) {
+      w = check_read_applied (r, p, ac, &h);
+      host_obj_close (&h);
+      if (w < 0)
+        return -1;
+      continue;
     }
     if (o->listing) {
       /* A listing: only its set of names matters, and only as a note;

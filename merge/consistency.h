@@ -10,7 +10,10 @@
  * read-write    The SEE read a file's content (reads.h) and H's file
  *               at one of the names the SEE reached it by differs from
  *               S0's, whatever the selection: which of the SEE's writes
- *               depended on the read is not known.
+ *               depended on the read is not known.  Where an earlier
+ *               commit applied the SEE's change at that name, H is
+ *               compared with what that commit put there (S1's), or
+ *               with nothing if it deleted it.
  * write-write   The SEE changed, deleted or renamed an object that H
  *               has changed since: a commit would overwrite the host's
  *               change.  blind: the SEE read none of the object's old
@@ -94,9 +97,12 @@ struct verdict {
   size_t blocking;              /* issues that refuse a commit */
 };
 
+struct applied;
+
 struct consistency {
   struct analysis *an;
-  const struct changes *cs;
+  const struct changes *cs;     /* less what earlier commits applied */
+  const struct applied *applied; /* what they applied, or NULL */
   const struct reads *reads;    /* NULL: the read set was not recorded */
   struct host_tree *host;
   const struct policy *policy;

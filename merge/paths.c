@@ -463,3 +463,37 @@ path_list_free (struct path_list *l)
   free (l->p);
   memset (l, 0, sizeof *l);
 }
+
+int
+pathres_find (struct extfs *x, const char *path, size_t len, ext2_ino_t *ino)
+{
+  ext2_ino_t cur = EXT2_ROOT_INO;
+
+  for (size_t pos = 0; pos < len; ) {
+    struct ext2_inode_large inode;
+    struct dirents d;
+    ext2_ino_t next = 0;
+    size_t end;
+
+    while (pos < len && path[pos] == '/')
+      pos++;
+    if (pos == len)
+      break;
+    for (end = pos; end < len && path[end] != '/'; end++)
+      ;
+    if (extfs_read_inode (x, cur, &inode) == -1 || !LINUX_S_ISDIR (inode.i_mode))
+      return 1;
+    if (extfs_read_dir (x, cur, &inode, &d) == -1)
+      return -1;
+    for (size_t k = 0; k < d.n && !next; k++)
+      if (d.e[k].name_len == end - pos && memcmp (DIRENT_NAME (&d, &d.e[k]), path + pos, end - pos) == 0)
+        next = d.e[k].ino;
+    dirents_free (&d);
+    if (!next)
+      return 1;
+    cur = next;
+    pos = end;
+  }
+  *ino = cur;
+  return 0;
+}

@@ -84,5 +84,9 @@ int pathres_walk (struct pathres *pr,
  * symlinks as the kernel would, at most 40 of them.  -1 with a message
  * naming the component that is missing or not a directory. */
 int pathres_lookup (struct extfs *x, const char *path, ext2_ino_t *ino);
+/* The inode at a path as the change list names objects (bytes, len
+ * long, absolute, no "." or ".."), no symlink followed: 0 with *ino, 1
+ * if there is none (nothing said), -1 if a directory cannot be read. */
+int pathres_find (struct extfs *x, const char *path, size_t len, ext2_ino_t *ino);
 
 #endif

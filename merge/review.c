@@ -121,7 +121,8 @@ int
 review_judge (const struct merge_opts *o, struct review *rv)
 {
   struct consistency c = {
-    &rv->an, &rv->cs, rv->tracked ? &rv->reads : NULL, &rv->host, &rv->policy, &rv->sel,
+    &rv->an, &rv->cs, &rv->applied, rv->tracked ? &rv->reads : NULL, &rv->host, &rv->policy,
+    &rv->sel,
   };
 
   verdict_free (&rv->v);
