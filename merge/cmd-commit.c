@@ -198,7 +198,7 @@ commit_new (const struct merge_opts *o, const char *journal)
     goto out;
   }
   c = (struct committing) { &plan, &rv.host, &rv.an.v[S1], journal, -1,
-                            isatty (STDERR_FILENO) && !o->json, NULL };
+                            isatty (STDERR_FILENO) && !o->json, false, NULL };
   if (journal_create (journal, &plan) == -1)
     goto out;
   w = carry_out (o, rv.ov, &c);
@@ -270,7 +270,7 @@ commit_journaled (const struct merge_opts *o, const char *journal)
     goto out;
   }
   c = (struct committing) { &plan, &host, NULL, journal, -1,
-                            isatty (STDERR_FILENO) && !o->json, NULL };
+                            isatty (STDERR_FILENO) && !o->json, true, NULL };
   if (o->abort) {
     if (commit_undo (&c) == 0 && journal_remove (journal) == 0) {
       fprintf (stderr, "oneway-merge: the commit is undone; the host tree is as it was "

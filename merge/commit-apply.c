@@ -613,10 +613,15 @@ step_detach (struct committing *c, struct step *s)
     return r == 1 ? 0 : -1;     /* done before */
   staged_name (s->name, n);
   if ((r = parent_ready (c, &s->path, &pl)) == 0) {
-    if (fstatat (pl.dir.fd, pl.name, &st, AT_SYMLINK_NOFOLLOW) == -1 || !same_ident (&s->expect, &st))
-      r = refuse (c, &s->path, "the host changed it since the check");
-    else
+    bool there = fstatat (pl.dir.fd, pl.name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (there && same_ident (&s->expect, &st))
       r = move (c, pl.dir.fd, pl.name, c->stg, n, RENAME_NOREPLACE, &s->path);
+    /* Resuming: gone from its path (and from staging) means detached
+     * and attached elsewhere before the crash. */
+    else if (c->resuming && (!there || st.st_ino != s->expect.ino))
+      r = 0;
+    else
+      r = refuse (c, &s->path, "the host changed it since the check");
   }
   place_close (&pl);
   return r;
@@ -780,15 +785,16 @@ commit_switch (struct committing *c)
 }
 
 /* Making and removing staging touched the root's times: the SEE's if
- * the commit changed the root's entries, else the host's from before. */
+ * the commit changed the root's entries, else (and after an undo) the
+ * host's from before. */
 static int
-restore_root_times (struct committing *c)
+restore_root_times (struct committing *c, bool undone)
 {
   const int64_t *t = c->p->root_times;
   struct timespec ts[2] = { { t[0], t[1] }, { t[2], t[3] } };
   int fd;
 
-  for (size_t i = 0; i < c->p->n; i++)
+  for (size_t i = 0; i < c->p->n && !undone; i++)
     if (c->p->s[i].op == STEP_TIMES && c->p->s[i].path.len == 1)
       return step_times (c, &c->p->s[i]);
   commit_point ();
@@ -810,10 +816,45 @@ commit_finish (struct committing *c)
     return -1;
   if (remove_staging (c) == -1)
     return -1;
-  return restore_root_times (c);
+  return restore_root_times (c, false);
 }
 
 /* ---- undo ------------------------------------------------------- */
+
+/* What an ATTRS step changed, as the journal says it was: owner, mode,
+ * xattrs and times. */
+static int
+put_back_attributes (struct committing *c, const struct step *s)
+{
+  const int64_t *t = s->before_times;
+  struct timespec ts[2] = { { t[0], t[1] }, { t[2], t[3] } };
+  struct xattrs now = { 0 };
+  struct host_obj h;
+  char proc[64];
+  int r = -1;
+
+  if (host_lookup (c->host, s->path.s, s->path.len, &h) == -1)
+    return -1;
+  if (h.where != HOST_FOUND || h.st.st_ino != s->expect.ino || host_read_xattrs (&h, &now) == -1)
+    goto out;
+  snprintf (proc, sizeof proc, "/proc/self/fd/%d", h.fd);
+  commit_point ();
+  if (chown (proc, s->expect.uid, s->expect.gid) == -1)
+    goto out;
+  for (size_t k = 0; k < now.n; k++)
+    if (removexattr (proc, now.x[k].name) == -1 && errno != ENODATA)
+      goto out;
+  for (size_t k = 0; k < s->before.n; k++)
+    if (setxattr (proc, s->before.x[k].name, s->before.x[k].value, s->before.x[k].len, 0) == -1)
+      goto out;
+  if (chmod (proc, s->expect.mode & 07777) == -1 || utimensat (AT_FDCWD, proc, ts, 0) == -1)
+    goto out;
+  r = 0;
+ out:
+  xattrs_free (&now);
+  host_obj_close (&h);
+  return r;
+}
 
 static int
 undo_step (struct committing *c, struct step *s)
@@ -858,18 +899,8 @@ undo_step (struct committing *c, struct step *s)
     break;
   }
   case STEP_ATTRS:
-    if (there && s->expect.present && at.st_ino == s->expect.ino && S_ISDIR (at.st_mode)) {
-      commit_point ();
-      if (fchownat (pl.dir.fd, pl.name, s->expect.uid, s->expect.gid, AT_SYMLINK_NOFOLLOW) == -1
-          || fchmodat (pl.dir.fd, pl.name, s->expect.mode & 07777, 0) == -1)
-        r = -1;
-      else {
-        char *e = ow_escape (s->path.s, s->path.len);
-        fprintf (stderr, "oneway-merge: abort: %s has its owner and mode back, not its "
-                 "xattrs (the commit set the SEE's)\n", e ? e : "?");
-        free (e);
-      }
-    }
+    if (there && s->expect.present && at.st_ino == s->expect.ino && !S_ISLNK (at.st_mode))
+      r = put_back_attributes (c, s);
     break;
   default:
     break;
@@ -897,7 +928,7 @@ commit_undo (struct committing *c)
     for (size_t i = c->p->n; i-- > 0; )
       if (undo_step (c, &c->p->s[i]) == -1)
         r = -1;
-  if (r == 0 && (remove_staging (c) == -1 || restore_root_times (c) == -1 || sync_host (c) == -1))
+  if (r == 0 && (remove_staging (c) == -1 || restore_root_times (c, true) == -1 || sync_host (c) == -1))
     r = -1;
   return r;
 }

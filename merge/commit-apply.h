@@ -20,6 +20,7 @@ struct committing {
   const char *journal;
   int stg;                      /* the staging directory, or -1 */
   bool progress;                /* a progress bar on stderr */
+  bool resuming;                /* after a crash: some steps may be done */
   char *refused;                /* a path changed since the check: why, for people */
 };
 

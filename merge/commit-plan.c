@@ -32,6 +32,7 @@ plan_free (struct plan *p)
   for (size_t i = 0; i < p->n; i++) {
     free (p->s[i].path.s);
     free (p->s[i].from.s);
+    xattrs_free (&p->s[i].before);
   }
   free (p->s);
   free (p->m);
@@ -135,6 +136,27 @@ add_times_of_base_parent (struct plan *p, struct review *rv, const struct path *
   for (size_t k = 0; k < count; k++)
     free (names[k].s);
   free (names);
+  return r;
+}
+
+/* An object kept in place: what it is, and what --abort would put back. */
+static int
+host_before (struct review *rv, const struct path *p, struct step *s)
+{
+  struct host_obj h;
+  int r = host_lookup (&rv->host, p->s, p->len, &h);
+
+  memset (&s->expect, 0, sizeof s->expect);
+  if (r == 0 && h.where == HOST_FOUND) {
+    ident_of (&h.st, &s->expect);
+    s->before_times[0] = h.st.st_atim.tv_sec;
+    s->before_times[1] = h.st.st_atim.tv_nsec;
+    s->before_times[2] = h.st.st_mtim.tv_sec;
+    s->before_times[3] = h.st.st_mtim.tv_nsec;
+    if (!S_ISLNK (h.st.st_mode))
+      r = host_read_xattrs (&h, &s->before);
+  }
+  host_obj_close (&h);
   return r;
 }
 
@@ -287,8 +309,7 @@ plan_change (struct plan *p, struct review *rv, size_t i)
         && (dir1 || (!lnk && !(c->what & (1u << ASPECT_CONTENT | 1u << ASPECT_SIZE
                                           | 1u << ASPECT_TARGET))))) {
       if (c->what & (attrs | (dir1 ? 0 : 1u << ASPECT_MTIME))) {
-        if (!(s = add_step (p, STEP_ATTRS, &c->path))
-            || host_ident (rv, &place, &s->expect) == -1) {
+        if (!(s = add_step (p, STEP_ATTRS, &c->path)) || host_before (rv, &place, s) == -1) {
           free (place.s);
           return -1;
         }
@@ -495,7 +516,15 @@ encode_plan (const struct plan *p, char **out, size_t *outlen)
     e |= put_hex (&b, &len, &cap, s->path.s, s->path.len);
     e |= put (&b, &len, &cap, " ");
     e |= put_hex (&b, &len, &cap, s->from.s, s->from.len);
-    e |= put (&b, &len, &cap, "\n");
+    e |= put (&b, &len, &cap, " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 "\n",
+              s->before_times[0], s->before_times[1], s->before_times[2], s->before_times[3]);
+    for (size_t k = 0; k < s->before.n && !e; k++) {
+      e |= put (&b, &len, &cap, "xattr ");
+      e |= hex_append (&b, &len, &cap, s->before.x[k].name, strlen (s->before.x[k].name));
+      e |= put (&b, &len, &cap, " ");
+      e |= put_hex (&b, &len, &cap, s->before.x[k].value, s->before.x[k].len);
+      e |= put (&b, &len, &cap, "\n");
+    }
   }
   e |= put (&b, &len, &cap, "record ");
   e |= hex_append (&b, &len, &cap, p->record, strlen (p->record));
@@ -591,7 +620,7 @@ field_path (const char *f, struct path *out)
 static int
 parse_step (struct plan *p, char *line)
 {
-  char op[16], *fpath, *ffrom;
+  char op[16], *fpath, *ffrom, *ftimes;
   struct step s = { 0 };
   int present, k;
   struct ident *x = &s.expect;
@@ -603,9 +632,13 @@ parse_step (struct plan *p, char *line)
     return -1;
   x->present = present;
   fpath = line + k;
-  if (!(ffrom = strchr (fpath, ' ')))
+  if (!(ffrom = strchr (fpath, ' ')) || !(ftimes = strchr (ffrom + 1, ' ')))
     return -1;
   *ffrom++ = '\0';
+  *ftimes++ = '\0';
+  if (sscanf (ftimes, "%" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64, &s.before_times[0],
+              &s.before_times[1], &s.before_times[2], &s.before_times[3]) != 4)
+    return -1;
   for (s.op = 0; s.op <= STEP_TIMES && strcmp (op_names[s.op], op) != 0; s.op++)
     ;
   if (s.op > STEP_TIMES || field_path (fpath, &s.path) == -1 || !s.path.len
@@ -617,6 +650,23 @@ parse_step (struct plan *p, char *line)
   }
   p->s[p->n++] = s;
   return 0;
+}
+
+/* "NAME VALUE" in hexadecimal: one xattr an ATTRS step's object had. */
+static int
+parse_xattr (struct step *s, char *line)
+{
+  char *sp = strchr (line, ' '), *name = NULL, *value = NULL;
+  size_t nlen, vlen;
+  int r = -1;
+
+  if (sp && hex_decode (line, sp - line, &name, &nlen) == 0 && !memchr (name, '\0', nlen)
+      && (strcmp (sp + 1, "-") == 0 ? (value = strdup (""), vlen = 0, value != NULL)
+          : hex_decode (sp + 1, strlen (sp + 1), &value, &vlen) == 0))
+    r = xattrs_add (&s->before, name, value, vlen);
+  free (name);
+  free (value);
+  return r;
 }
 
 static int
@@ -667,6 +717,8 @@ parse_line (struct plan *p, char *line, int *state)
   }
   if (strncmp (line, "step ", 5) == 0)
     return parse_step (p, line);
+  if (strncmp (line, "xattr ", 6) == 0 && p->n)
+    return parse_xattr (&p->s[p->n - 1], line + 6);
   if (strncmp (line, "record ", 7) == 0)
     return hex_decode (line + 7, strlen (line + 7), &p->record, &n);
   if (strcmp (line, "plan end") == 0)

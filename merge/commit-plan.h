@@ -69,6 +69,9 @@ struct step {
   uint32_t ino;                 /* ATTRS, TIMES, and what is made: the SEE's inode */
   uint64_t obj;                 /* ATTACH: the host inode that lands (made or detached) */
   struct ident expect;          /* DETACH, EXCHANGE, ATTRS: the host object before */
+  /* ATTRS: what the host object had, for --abort to put back */
+  struct xattrs before;
+  int64_t before_times[4];      /* atime, mtime: seconds, nanoseconds */
 };
 
 /* A new object, made in staging in the write phase. */
