@@ -100,8 +100,10 @@ ow_file_pwritev (struct ow_overlay *ov, const struct iovec *iov, int n, uint64_t
 int
 ow_file_sync (struct ow_overlay *ov)
 {
-  if (ov->ops->sync (ov->ops_handle) == 0)
+  if (ov->ops->sync (ov->ops_handle) == 0) {
+    ov->header_unsynced = false;
     return 0;
+  }
   atomic_store (&ov->broken, true);
   return -1;
 }
@@ -308,13 +310,25 @@ ow_log_wait_below (struct ow_overlay *ov, uint64_t point)
 }
 
 /* Write the header to the older of the two slots.  Caller holds
- * flush_lock.  Not synced here: callers sync when they need it. */
+ * flush_lock.  Not synced here: callers sync when they need it.
+ *
+ * But the newer slot is made durable first if it may not be: a reader
+ * whose newest header was torn by a power cut falls back to the other
+ * slot, and must find there the header written just before it, not
+ * one from further back.  Fields only ever grow (durable_end) for
+ * which an older header is merely less precise, but the head of the
+ * commit records is not such a field: two generations back, it may
+ * lack a record whose append has returned. */
 int
 ow_write_header (struct ow_overlay *ov)
 {
   uint8_t slot[OW_HEADER_SLOT_SIZE];
   struct iovec iov;
 
+  if (ov->header_unsynced && ow_file_sync (ov) == -1) {
+    ow_error ("overlay %s: cannot sync before writing its header: %m", ov->path);
+    return -1;
+  }
   ov->header.generation++;
   ow_header_encode (&ov->header, slot);
   iov = (struct iovec) { slot, OW_HEADER_SLOT_SIZE };
@@ -323,6 +337,7 @@ ow_write_header (struct ow_overlay *ov)
     ow_error ("overlay %s: cannot write header: %m", ov->path);
     return -1;
   }
+  ov->header_unsynced = true;
   return 0;
 }
 

@@ -76,6 +76,7 @@ struct ow_overlay {
   bool writable;
 
   struct ow_header header;      /* latest written; guarded by flush_lock */
+  bool header_unsynced;         /* it may not be on the disk yet (flush_lock) */
   struct ow_header opened_header;
   uint32_t salt;                /* seeds record CRCs: from the uuid */
   uint32_t block_size;

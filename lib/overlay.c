@@ -457,6 +457,9 @@ ow_open (const struct ow_open_params *p, struct ow_overlay **out)
   /* Epoch 2: whatever the file holds was written before this open. */
   atomic_init (&ov->epoch, 2);
   ov->durable_epoch = 2;
+  /* The header found may be only in the page cache (a writer that was
+   * killed): made durable before another is written (ow_write_header). */
+  ov->header_unsynced = true;
   ov->inflight = aligned_alloc (64, OW_INFLIGHT_MAX * sizeof *ov->inflight);
   ov->stripes = malloc (OW_STRIPES * sizeof *ov->stripes);
   ov->path = strdup (p->overlay);
