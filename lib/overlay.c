@@ -275,6 +275,19 @@ create_overlay (struct ow_overlay *ov, const struct ow_open_params *p)
   return 0;
 }
 
+/* The head of the commit records is a record in the flushed part of
+ * the log, and only in an overlay that says it may have some. */
+static bool
+commit_head_possible (const struct ow_header *h)
+{
+  if (h->last_commit == 0)
+    return true;
+  return (h->incompat & OW_INCOMPAT_COMMIT_RECORDS)
+    && h->last_commit >= OW_LOG_START && h->last_commit % OW_REC_ALIGN == 0
+    && h->last_commit <= h->durable_end
+    && h->durable_end - h->last_commit >= OW_REC_HDR_SIZE;
+}
+
 static int
 read_header (struct ow_overlay *ov)
 {
@@ -324,6 +337,13 @@ read_header (struct ow_overlay *ov)
     ow_error ("overlay %s is corrupt: its header has impossible values "
               "(block size %" PRIu32 ", compression %" PRIu32 ")",
               ov->path, hd->block_size, hd->compress);
+    return -1;
+  }
+  if (!commit_head_possible (hd)) {
+    errno = EINVAL;
+    ow_error ("overlay %s is corrupt: its header says its commit records start at "
+              "offset %" PRIu64 " (features %#" PRIx64 ", log flushed up to %" PRIu64 ")",
+              ov->path, hd->last_commit, hd->incompat, hd->durable_end);
     return -1;
   }
   return 0;
