@@ -111,6 +111,12 @@ struct ow_overlay {
   _Atomic size_t nextents;
   pthread_mutex_t extent_lock;
 
+  /* Commit records: appended one at a time, under commit_lock; the
+   * chain's head is header.last_commit, its length commit_count, both
+   * guarded by flush_lock. */
+  pthread_mutex_t commit_lock;
+  uint32_t commit_count;
+
   /* Found when opening. */
   bool was_clean, used_checkpoint;
   uint64_t file_size_at_open, torn_bytes;

@@ -451,6 +451,7 @@ free_overlay (struct ow_overlay *ov)
     close (ov->fd);
   pthread_mutex_destroy (&ov->flush_lock);
   pthread_mutex_destroy (&ov->readset_lock);
+  pthread_mutex_destroy (&ov->commit_lock);
   if (ov->stripes)
     for (int i = 0; i < OW_STRIPES; i++)
       pthread_rwlock_destroy (&ov->stripes[i]);
@@ -474,6 +475,7 @@ ow_open (const struct ow_open_params *p, struct ow_overlay **out)
   ov->writable = p->writable;
   pthread_mutex_init (&ov->flush_lock, NULL);
   pthread_mutex_init (&ov->readset_lock, NULL);
+  pthread_mutex_init (&ov->commit_lock, NULL);
   /* Epoch 2: whatever the file holds was written before this open. */
   atomic_init (&ov->epoch, 2);
   ov->durable_epoch = 2;
@@ -750,6 +752,9 @@ ow_get_info (struct ow_overlay *ov, struct ow_info *info)
   info->read_blocks = atomic_load (&ov->read_all) ? ov->nblocks
                                                   : ow_sbitmap_count (&ov->readset);
   info->index_memory = ow_index_memory (&ov->index);
+  pthread_mutex_lock (&ov->flush_lock);
+  info->commit_records = ov->commit_count;
+  pthread_mutex_unlock (&ov->flush_lock);
   return 0;
 }
 
