@@ -18,7 +18,7 @@ enum {
   H_BLOCK_SIZE = 64, H_COMPRESS = 68, H_BASE_SIZE = 72,
   H_FP_METHOD = 80, H_FLAGS = 84, H_FINGERPRINT = 88, H_CREATED = 120,
   H_DURABLE_END = 128, H_LOG_END = 136, H_CKPT_OFFSET = 144,
-  H_CKPT_LENGTH = 152, H_BASE_NAME = 256,
+  H_CKPT_LENGTH = 152, H_LAST_COMMIT = 160, H_BASE_NAME = 256,
   H_CRC = OW_HEADER_SLOT_SIZE - 4,
 };
 
@@ -45,6 +45,7 @@ ow_header_encode (const struct ow_header *h, uint8_t *s)
   ow_put_le64 (s + H_LOG_END, h->log_end);
   ow_put_le64 (s + H_CKPT_OFFSET, h->checkpoint_offset);
   ow_put_le64 (s + H_CKPT_LENGTH, h->checkpoint_length);
+  ow_put_le64 (s + H_LAST_COMMIT, h->last_commit);
   memcpy (s + H_BASE_NAME, h->base_name, strnlen (h->base_name, OW_BASE_NAME_MAX));
   ow_put_le32 (s + H_CRC, ow_crc32c (0, s, H_CRC));
 }
@@ -74,6 +75,7 @@ ow_header_decode (const uint8_t *s, struct ow_header *h)
   h->log_end = ow_get_le64 (s + H_LOG_END);
   h->checkpoint_offset = ow_get_le64 (s + H_CKPT_OFFSET);
   h->checkpoint_length = ow_get_le64 (s + H_CKPT_LENGTH);
+  h->last_commit = ow_get_le64 (s + H_LAST_COMMIT);
   memcpy (h->base_name, s + H_BASE_NAME, OW_BASE_NAME_MAX);
   h->base_name[OW_BASE_NAME_MAX] = '\0';
   return 0;

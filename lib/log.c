@@ -100,8 +100,10 @@ ow_file_pwritev (struct ow_overlay *ov, const struct iovec *iov, int n, uint64_t
 int
 ow_file_sync (struct ow_overlay *ov)
 {
-  if (ov->ops->sync (ov->ops_handle) == 0)
+  if (ov->ops->sync (ov->ops_handle) == 0) {
+    ov->header_unsynced = false;
     return 0;
+  }
   atomic_store (&ov->broken, true);
   return -1;
 }
@@ -308,13 +310,25 @@ ow_log_wait_below (struct ow_overlay *ov, uint64_t point)
 }
 
 /* Write the header to the older of the two slots.  Caller holds
- * flush_lock.  Not synced here: callers sync when they need it. */
+ * flush_lock.  Not synced here: callers sync when they need it.
+ *
+ * But the newer slot is made durable first if it may not be: a reader
+ * whose newest header was torn by a power cut falls back to the other
+ * slot, and must find there the header written just before it, not
+ * one from further back.  Fields only ever grow (durable_end) for
+ * which an older header is merely less precise, but the head of the
+ * commit records is not such a field: two generations back, it may
+ * lack a record whose append has returned. */
 int
 ow_write_header (struct ow_overlay *ov)
 {
   uint8_t slot[OW_HEADER_SLOT_SIZE];
   struct iovec iov;
 
+  if (ov->header_unsynced && ow_file_sync (ov) == -1) {
+    ow_error ("overlay %s: cannot sync before writing its header: %m", ov->path);
+    return -1;
+  }
   ov->header.generation++;
   ow_header_encode (&ov->header, slot);
   iov = (struct iovec) { slot, OW_HEADER_SLOT_SIZE };
@@ -323,6 +337,7 @@ ow_write_header (struct ow_overlay *ov)
     ow_error ("overlay %s: cannot write header: %m", ov->path);
     return -1;
   }
+  ov->header_unsynced = true;
   return 0;
 }
 
@@ -523,4 +538,131 @@ ow_apply_readset_payload (struct ow_overlay *ov, const uint8_t *p, size_t len,
       return -1;
   }
   return 0;
+}
+
+/* ---- Commit records (docs/overlay-format.md, "Commit records") ---- */
+
+/* The header says that the log may hold COMMIT records, durably,
+ * before the first one can reach the log: an older oneway, which does
+ * not know the record type, then refuses the overlay by its header
+ * whatever a crash leaves in the log.  Caller holds flush_lock. */
+static int
+announce_commit_records (struct ow_overlay *ov)
+{
+  if (ov->header.incompat & OW_INCOMPAT_COMMIT_RECORDS)
+    return 0;
+  ov->header.incompat |= OW_INCOMPAT_COMMIT_RECORDS;
+  if (ow_write_header (ov) == -1)
+    return -1;
+  if (ow_file_sync (ov) == -1) {
+    ow_error ("overlay %s: sync failed (%m); refusing further writes until it is "
+              "opened again", ov->path);
+    return -1;
+  }
+  return 0;
+}
+
+/* Make the header point at the record at off, number seq, durably.
+ * The record was synced first, so no header ever names a record that
+ * a power cut could take; and ow_write_header keeps the header before
+ * this one durable, so a torn write of this one falls back to a chain
+ * without the new record, never to one without an older record. */
+static int
+link_commit_record (struct ow_overlay *ov, uint64_t off, uint32_t seq)
+{
+  int r = -1;
+
+  pthread_mutex_lock (&ov->flush_lock);
+  /* A sync that failed since ours: nothing more is written. */
+  if (atomic_load (&ov->broken)) {
+    errno = EIO;
+    ow_error ("overlay %s: a sync failed while a commit record was appended; "
+              "refusing further writes until it is opened again", ov->path);
+    goto out;
+  }
+  /* Set whatever becomes of this write: the record is durable, and any
+   * later header may as well name it. */
+  ov->header.last_commit = off;
+  ov->commit_count = seq;
+  if (ow_write_header (ov) == -1)
+    goto out;
+  if (ow_file_sync (ov) == -1) {
+    ow_error ("overlay %s: sync failed (%m); refusing further writes until it is "
+              "opened again, which recovers the commit records made durable",
+              ov->path);
+    goto out;
+  }
+  r = 0;
+ out:
+  pthread_mutex_unlock (&ov->flush_lock);
+  return r;
+}
+
+static int
+append_commit_record (struct ow_overlay *ov, const void *payload, uint32_t len)
+{
+  struct ow_record rec = { .type = OW_REC_COMMIT, .payload_length = len,
+                           .payload_crc = ow_crc32c (ov->salt, payload, len) };
+  struct iovec iov = { (void *) payload, len };
+  uint64_t off;
+  int r = 0;
+
+  /* The chain's head cannot move meanwhile: appends hold commit_lock. */
+  pthread_mutex_lock (&ov->flush_lock);
+  rec.block = ov->header.last_commit;
+  rec.count = ov->commit_count + 1;
+  if (ov->commit_count == UINT32_MAX) {
+    errno = EFBIG;
+    ow_error ("overlay %s holds as many commit records as it can", ov->path);
+    r = -1;
+  }
+  else
+    r = announce_commit_records (ov);
+  pthread_mutex_unlock (&ov->flush_lock);
+  if (r == -1)
+    return -1;
+
+  /* Metadata: it may use the room kept for the read set and the
+   * checkpoint, which have ways out when short of it (READ_ALL, a
+   * replay), where a commit that cannot record what it applied has
+   * none. */
+  if (ow_log_append (ov, &rec, NULL, 0, &iov, 1, true, &off) == -1) {
+    if (errno == ENOSPC) {
+      errno = EFBIG;
+      ow_error ("overlay %s: no room for a commit record of %" PRIu32 " bytes "
+                "within its size limit", ov->path, len);
+    }
+    return -1;
+  }
+  if (ow_flush (ov) == -1)
+    return -1;
+  return link_commit_record (ov, off, rec.count);
+}
+
+int
+ow_append_commit_record (struct ow_overlay *ov, const void *payload, uint32_t len)
+{
+  int r;
+
+  if (!ov->writable) {
+    errno = EROFS;
+    ow_error ("overlay %s is open read-only: cannot append a commit record", ov->path);
+    return -1;
+  }
+  if (len == 0 || len > OW_COMMIT_RECORD_MAX || !payload) {
+    errno = EINVAL;
+    ow_error ("overlay %s: a commit record of %" PRIu32 " bytes: it must hold "
+              "1 to %u bytes", ov->path, len, OW_COMMIT_RECORD_MAX);
+    return -1;
+  }
+  if (atomic_load (&ov->broken)) {
+    errno = EIO;
+    ow_error ("overlay %s: a write or sync failed earlier; it takes no commit record "
+              "until it is opened again", ov->path);
+    return -1;
+  }
+  pthread_mutex_lock (&ov->commit_lock);
+  r = append_commit_record (ov, payload, len);
+  pthread_mutex_unlock (&ov->commit_lock);
+  return r;
 }

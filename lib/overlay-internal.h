@@ -76,6 +76,7 @@ struct ow_overlay {
   bool writable;
 
   struct ow_header header;      /* latest written; guarded by flush_lock */
+  bool header_unsynced;         /* it may not be on the disk yet (flush_lock) */
   struct ow_header opened_header;
   uint32_t salt;                /* seeds record CRCs: from the uuid */
   uint32_t block_size;
@@ -109,6 +110,12 @@ struct ow_overlay {
   struct ow_extent **extent_chunks;
   _Atomic size_t nextents;
   pthread_mutex_t extent_lock;
+
+  /* Commit records: appended one at a time, under commit_lock; the
+   * chain's head is header.last_commit, its length commit_count, both
+   * guarded by flush_lock. */
+  pthread_mutex_t commit_lock;
+  uint32_t commit_count;
 
   /* Found when opening. */
   bool was_clean, used_checkpoint;

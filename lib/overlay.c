@@ -275,6 +275,19 @@ create_overlay (struct ow_overlay *ov, const struct ow_open_params *p)
   return 0;
 }
 
+/* The head of the commit records is a record in the flushed part of
+ * the log, and only in an overlay that says it may have some. */
+static bool
+commit_head_possible (const struct ow_header *h)
+{
+  if (h->last_commit == 0)
+    return true;
+  return (h->incompat & OW_INCOMPAT_COMMIT_RECORDS)
+    && h->last_commit >= OW_LOG_START && h->last_commit % OW_REC_ALIGN == 0
+    && h->last_commit <= h->durable_end
+    && h->durable_end - h->last_commit >= OW_REC_HDR_SIZE;
+}
+
 static int
 read_header (struct ow_overlay *ov)
 {
@@ -324,6 +337,13 @@ read_header (struct ow_overlay *ov)
     ow_error ("overlay %s is corrupt: its header has impossible values "
               "(block size %" PRIu32 ", compression %" PRIu32 ")",
               ov->path, hd->block_size, hd->compress);
+    return -1;
+  }
+  if (!commit_head_possible (hd)) {
+    errno = EINVAL;
+    ow_error ("overlay %s is corrupt: its header says its commit records start at "
+              "offset %" PRIu64 " (features %#" PRIx64 ", log flushed up to %" PRIu64 ")",
+              ov->path, hd->last_commit, hd->incompat, hd->durable_end);
     return -1;
   }
   return 0;
@@ -431,6 +451,7 @@ free_overlay (struct ow_overlay *ov)
     close (ov->fd);
   pthread_mutex_destroy (&ov->flush_lock);
   pthread_mutex_destroy (&ov->readset_lock);
+  pthread_mutex_destroy (&ov->commit_lock);
   if (ov->stripes)
     for (int i = 0; i < OW_STRIPES; i++)
       pthread_rwlock_destroy (&ov->stripes[i]);
@@ -454,9 +475,13 @@ ow_open (const struct ow_open_params *p, struct ow_overlay **out)
   ov->writable = p->writable;
   pthread_mutex_init (&ov->flush_lock, NULL);
   pthread_mutex_init (&ov->readset_lock, NULL);
+  pthread_mutex_init (&ov->commit_lock, NULL);
   /* Epoch 2: whatever the file holds was written before this open. */
   atomic_init (&ov->epoch, 2);
   ov->durable_epoch = 2;
+  /* The header found may be only in the page cache (a writer that was
+   * killed): made durable before another is written (ow_write_header). */
+  ov->header_unsynced = true;
   ov->inflight = aligned_alloc (64, OW_INFLIGHT_MAX * sizeof *ov->inflight);
   ov->stripes = malloc (OW_STRIPES * sizeof *ov->stripes);
   ov->path = strdup (p->overlay);
@@ -727,6 +752,9 @@ ow_get_info (struct ow_overlay *ov, struct ow_info *info)
   info->read_blocks = atomic_load (&ov->read_all) ? ov->nblocks
                                                   : ow_sbitmap_count (&ov->readset);
   info->index_memory = ow_index_memory (&ov->index);
+  pthread_mutex_lock (&ov->flush_lock);
+  info->commit_records = ov->commit_count;
+  pthread_mutex_unlock (&ov->flush_lock);
   return 0;
 }
 

@@ -216,6 +216,28 @@ apply_readset_record (struct ow_overlay *ov, const struct ow_record *rec,
   return why;
 }
 
+/* Why a COMMIT record at pos is not acceptable by its header, or NULL.
+ * Its count is its number in the chain and its block the offset of the
+ * one before (docs/overlay-format.md, "Commit records"); each record
+ * before it in the chain takes at least 40 bytes of the log before it,
+ * which bounds the chain by the log's size. */
+static const char *
+check_commit_header (const struct ow_record *rec, uint64_t pos)
+{
+  const uint64_t least = ow_record_length (1);
+
+  if (rec->type != OW_REC_COMMIT)
+    return "not a commit record";
+  if (rec->flags || rec->count == 0 || rec->payload_length == 0
+      || rec->payload_length > OW_COMMIT_RECORD_MAX
+      || rec->count - 1 > (pos - OW_LOG_START) / least)
+    return "impossible commit record";
+  if (rec->count == 1 ? rec->block != 0
+      : rec->block < OW_LOG_START || rec->block % OW_REC_ALIGN || rec->block >= pos)
+    return "impossible link to the previous commit record";
+  return NULL;
+}
+
 /* Replay the log up to limit.  Sets the tail and the torn-tail size. */
 static int
 scan_log (struct ow_overlay *ov, uint64_t file_size, uint64_t limit)
@@ -283,6 +305,13 @@ scan_log (struct ow_overlay *ov, uint64_t file_size, uint64_t limit)
        * say the same and more.  Checked only so a torn one is seen. */
       if (ow_crc32c (ov->salt, p, rec.payload_length) != rec.payload_crc)
         why = "checkpoint checksum mismatch";
+      break;
+    case OW_REC_COMMIT:
+      /* Checked like any other; what is in the chain is what the
+       * header leads to (ow_commit_records), not what the log holds. */
+      if (!(why = check_commit_header (&rec, pos))
+          && ow_crc32c (ov->salt, p, rec.payload_length) != rec.payload_crc)
+        why = "commit record checksum mismatch";
       break;
     case OW_REC_PAD:
       break;
@@ -428,8 +457,8 @@ drop_check (void *opaque, struct ow_extent *e)
   return 0;
 }
 
-int
-ow_load (struct ow_overlay *ov)
+static int
+load_index (struct ow_overlay *ov)
 {
   uint64_t file_size, limit = UINT64_MAX;
 
@@ -471,6 +500,155 @@ ow_load (struct ow_overlay *ov)
   }
   ow_slots_for_each_extent (ov, drop_check, NULL);
   return ow_slots_rebuild_free (ov);
+}
+
+/* ---- Commit records ----
+ * The chain runs from the header's last_commit back through each
+ * record's block field.  The log below durable_end is never truncated,
+ * nor rewritten, so a chain the header reaches stays whole: damage in
+ * it is corruption, reported, never taken for the end of the chain. */
+
+static int
+commit_damage (struct ow_overlay *ov, uint64_t off, const char *why)
+{
+  errno = EBADMSG;
+  ow_error ("overlay %s is corrupt: %s in the commit record at offset %" PRIu64
+            ", in the part of the log that was flushed", ov->path, why, off);
+  return -1;
+}
+
+/* Read the header of the chain's record at off, which must end by
+ * limit (the next record in the chain, or the end of the log) and be
+ * number seq (0: any). */
+static int
+read_commit_link (struct ow_overlay *ov, uint64_t off, uint64_t limit, uint32_t seq,
+                  struct ow_record *rec)
+{
+  uint8_t hdr[OW_REC_HDR_SIZE];
+  const char *why;
+
+  if (off < OW_LOG_START || off % OW_REC_ALIGN || off >= limit
+      || limit - off < OW_REC_HDR_SIZE)
+    return commit_damage (ov, off, "a link outside the log");
+  if (ow_file_pread (ov, hdr, sizeof hdr, off) == -1) {
+    ow_error ("cannot read overlay %s at offset %" PRIu64 ": %m", ov->path, off);
+    return -1;
+  }
+  if (ow_record_decode (hdr, ov->salt, rec) == -1)
+    return commit_damage (ov, off, "bad record header");
+  if ((why = check_commit_header (rec, off)))
+    return commit_damage (ov, off, why);
+  if (ow_record_length (rec->payload_length) > limit - off)
+    return commit_damage (ov, off, "a record longer than the room it has");
+  if (seq && rec->count != seq)
+    return commit_damage (ov, off, "a record out of sequence");
+  return 0;
+}
+
+/* The newest record: how many there are (ow_get_info), and a check
+ * that the header leads to a commit record at all. */
+static int
+load_commit_head (struct ow_overlay *ov)
+{
+  struct ow_record rec;
+
+  ov->commit_count = 0;
+  if (ov->header.last_commit == 0)
+    return 0;
+  if (read_commit_link (ov, ov->header.last_commit, atomic_load (&ov->tail), 0,
+                        &rec) == -1)
+    return -1;
+  ov->commit_count = rec.count;
+  return 0;
+}
+
+int
+ow_load (struct ow_overlay *ov)
+{
+  if (load_index (ov) == -1)
+    return -1;
+  return load_commit_head (ov);
+}
+
+struct commit_link {
+  uint64_t offset;
+  uint32_t length, crc;         /* of the payload */
+};
+
+/* The payload of a link into buf, checked. */
+static int
+read_commit_payload (struct ow_overlay *ov, const struct commit_link *l, uint8_t *buf)
+{
+  if (ow_file_pread (ov, buf, l->length, l->offset + OW_REC_HDR_SIZE) == -1) {
+    ow_error ("cannot read overlay %s at offset %" PRIu64 ": %m", ov->path,
+              l->offset + OW_REC_HDR_SIZE);
+    return -1;
+  }
+  if (ow_crc32c (ov->salt, buf, l->length) != l->crc)
+    return commit_damage (ov, l->offset, "checksum mismatch");
+  return 0;
+}
+
+int
+ow_commit_records (struct ow_overlay *ov,
+                   int (*fn) (void *opaque, const void *payload, uint32_t len),
+                   void *opaque)
+{
+  struct commit_link *links = NULL;
+  size_t n = 0, cap = 0;
+  uint32_t seq, longest = 0;
+  uint8_t *buf = NULL;
+  uint64_t off, limit;
+  int r = -1;
+
+  /* The chain as it is now; appends after this do not change it. */
+  pthread_mutex_lock (&ov->flush_lock);
+  off = ov->header.last_commit;
+  seq = ov->commit_count;
+  pthread_mutex_unlock (&ov->flush_lock);
+  limit = atomic_load (&ov->tail);
+
+  /* Newest to oldest, headers only: each link is checked, and the
+   * numbers count down to 1, so the walk ends, offsets falling. */
+  for (; off; seq--) {
+    struct ow_record rec;
+    if (read_commit_link (ov, off, limit, seq, &rec) == -1)
+      goto out;
+    if (ow_grow_array (&links, &cap, n + 1, sizeof *links) == -1)
+      goto oom;
+    links[n++] = (struct commit_link) { off, rec.payload_length, rec.payload_crc };
+    if (rec.payload_length > longest)
+      longest = rec.payload_length;
+    limit = off;
+    off = rec.block;
+  }
+  if (n == 0) {
+    r = 0;
+    goto out;
+  }
+  buf = malloc (longest);
+  if (!buf)
+    goto oom;
+  /* All of it is checked before fn sees any of it, so that a caller
+   * never acts on part of a damaged chain. */
+  for (size_t i = n; i-- > 0; )
+    if (read_commit_payload (ov, &links[i], buf) == -1)
+      goto out;
+  for (size_t i = n; i-- > 0; ) {
+    if (read_commit_payload (ov, &links[i], buf) == -1)
+      goto out;
+    if ((r = fn (opaque, buf, links[i].length)) != 0)
+      goto out;
+  }
+  r = 0;
+  goto out;
+
+ oom:
+  ow_error ("overlay %s: out of memory reading its commit records", ov->path);
+ out:
+  free (links);
+  free (buf);
+  return r;
 }
 
 /* Checkpoint regions are read with the same scanner. */

@@ -126,6 +126,8 @@ START_TEST (test_header_roundtrip)
   h.log_end = 88888;
   h.checkpoint_offset = 88888;
   h.checkpoint_length = 4321;
+  h.last_commit = 77777;
+  h.incompat = OW_INCOMPAT_COMMIT_RECORDS;
   strcpy (h.base_name, "/dev/vg/snap");
   ow_header_encode (&h, slot);
   ck_assert_int_eq (ow_header_decode (slot, &g), 0);
@@ -136,6 +138,70 @@ START_TEST (test_header_roundtrip)
     ck_assert_int_eq (ow_header_decode (slot, &g), -1);
     slot[i] ^= 1;
   }
+}
+END_TEST
+
+/* Where the fields of commit records are, and that an overlay without
+ * any has the header of the previous version byte for byte: its
+ * feature bits zero, and zero where last_commit is. */
+START_TEST (test_header_commit_fields)
+{
+  struct ow_header h = { .version = OW_VERSION, .block_size = 4096, .durable_end = 8192 }, g;
+  uint8_t slot[OW_HEADER_SLOT_SIZE];
+
+  strcpy (h.base_name, "base.img");
+  ow_header_encode (&h, slot);
+  for (int i = 16; i < 24; i++)
+    ck_assert_uint_eq (slot[i], 0);
+  for (int i = 160; i < 256; i++)
+    ck_assert_uint_eq (slot[i], 0);
+  ck_assert_int_eq (ow_header_decode (slot, &g), 0);
+  ck_assert_uint_eq (g.last_commit, 0);
+  ck_assert_uint_eq (g.incompat, 0);
+
+  h.incompat = OW_INCOMPAT_COMMIT_RECORDS;
+  h.last_commit = 0x0102030405060708ULL;
+  ow_header_encode (&h, slot);
+  ck_assert_uint_eq (ow_get_le64 (slot + 16), 1);
+  ck_assert_uint_eq (ow_get_le64 (slot + 160), 0x0102030405060708ULL);
+  ck_assert_uint_eq (slot[160], 0x08);
+  for (int i = 168; i < 256; i++)
+    ck_assert_uint_eq (slot[i], 0);
+  ck_assert_int_eq (ow_header_decode (slot, &g), 0);
+  ck_assert_uint_eq (g.last_commit, h.last_commit);
+  ck_assert_uint_eq (g.incompat, OW_INCOMPAT_COMMIT_RECORDS);
+  ck_assert_uint_eq (OW_INCOMPAT_KNOWN, OW_INCOMPAT_COMMIT_RECORDS);
+}
+END_TEST
+
+/* A COMMIT record: type 7; its number in the chain in count, the
+ * previous record's offset in block, both under the header's CRC. */
+START_TEST (test_commit_record)
+{
+  struct ow_record r = { .type = OW_REC_COMMIT, .count = 3, .payload_length = 100,
+                         .block = 123456, .payload_crc = 0x12345678 }, s;
+  uint8_t hdr[OW_REC_HDR_SIZE];
+
+  ck_assert_uint_eq (OW_REC_COMMIT, 7);
+  ck_assert_uint_eq (OW_COMMIT_RECORD_MAX, 64u << 20);
+  ow_record_encode (&r, 99, hdr);
+  ck_assert_uint_eq (hdr[4], 7);
+  ck_assert_uint_eq (ow_get_le32 (hdr + 8), 3);
+  ck_assert_uint_eq (ow_get_le64 (hdr + 16), 123456);
+  ck_assert_int_eq (ow_record_decode (hdr, 99, &s), 0);
+  ck_assert_uint_eq (s.type, OW_REC_COMMIT);
+  ck_assert_uint_eq (s.count, 3);
+  ck_assert_uint_eq (s.block, 123456);
+  ck_assert_uint_eq (s.payload_length, 100);
+  ck_assert_uint_eq (s.payload_crc, 0x12345678);
+  for (int i = 8; i < 24; i++) {
+    hdr[i] ^= 0x10;
+    ck_assert_int_eq (ow_record_decode (hdr, 99, &s), -1);
+    hdr[i] ^= 0x10;
+  }
+  /* The largest payload still fits the length field, and its record
+   * the offsets. */
+  ck_assert_uint_eq (ow_record_length (OW_COMMIT_RECORD_MAX), 32 + (64u << 20));
 }
 END_TEST
 
@@ -213,6 +279,8 @@ add_tests (TCase *tc)
   tcase_add_test (tc, test_sha256);
   tcase_add_test (tc, test_sha256_paths_agree);
   tcase_add_test (tc, test_header_roundtrip);
+  tcase_add_test (tc, test_header_commit_fields);
+  tcase_add_test (tc, test_commit_record);
   tcase_add_test (tc, test_record_roundtrip);
   tcase_add_test (tc, test_escape);
   tcase_add_test (tc, test_parse_size);

@@ -394,7 +394,9 @@ rewrite_headers (const char *path, void (*edit) (struct ow_header *))
 }
 
 static void set_version_2 (struct ow_header *h) { h->version = 2; }
-static void set_incompat (struct ow_header *h) { h->incompat = 1; }
+/* The lowest bit this version does not know, and the highest. */
+static void set_incompat (struct ow_header *h) { h->incompat = OW_INCOMPAT_KNOWN + 1; }
+static void set_incompat_high (struct ow_header *h) { h->incompat |= 1ULL << 63; }
 static void set_ro_compat (struct ow_header *h) { h->ro_compat = 4; }
 
 START_TEST (test_unknown_version)
@@ -408,6 +410,10 @@ START_TEST (test_unknown_version)
   ck_assert_int_eq (tl_try_open (ovpath, base, true, 0, -1, &ov), -1);
   ck_assert_errno (ENOTSUP);
   rewrite_headers (ovpath, set_incompat);
+  ck_assert_int_eq (tl_try_open (ovpath, NULL, false, 0, -1, &ov), -1);
+  ck_assert_int_eq (errno, ENOTSUP);
+  ck_assert_ptr_nonnull (strstr (tl_last_error (), "newer"));
+  rewrite_headers (ovpath, set_incompat_high);
   ck_assert_int_eq (tl_try_open (ovpath, NULL, false, 0, -1, &ov), -1);
   ck_assert_int_eq (errno, ENOTSUP);
   rewrite_headers (ovpath, set_version_2);

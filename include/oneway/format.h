@@ -20,8 +20,9 @@
 
 /* Feature bits.  A reader refuses an overlay with an incompat bit it
  * does not know, and refuses to write one with an unknown ro_compat
- * bit.  Version 1 defines none. */
-#define OW_INCOMPAT_KNOWN 0
+ * bit. */
+#define OW_INCOMPAT_COMMIT_RECORDS 1    /* the log may hold COMMIT records */
+#define OW_INCOMPAT_KNOWN OW_INCOMPAT_COMMIT_RECORDS
 #define OW_RO_COMPAT_KNOWN 0
 
 /* Header flags. */
@@ -52,6 +53,7 @@ struct ow_header {
   uint64_t log_end;             /* if clean: end of the last record */
   uint64_t checkpoint_offset;   /* if clean: where the checkpoint starts */
   uint64_t checkpoint_length;
+  uint64_t last_commit;         /* the newest chained COMMIT record, 0: none */
   char base_name[OW_BASE_NAME_MAX + 1];
 };
 
@@ -75,6 +77,7 @@ enum ow_record_type {
   OW_REC_CHECKPOINT = 4,        /* one part of an index snapshot */
   OW_REC_PAD = 5,               /* filler: alignment, or a failed write */
   OW_REC_SLOTS = 6,             /* an extent of raw-block slots follows */
+  OW_REC_COMMIT = 7,            /* what a commit applied: the merge tool's bytes */
 };
 
 struct ow_record {
@@ -113,6 +116,12 @@ struct ow_record {
  * EXTENTS, slot extents (offset of the first slot, number of slots). */
 #define OW_CKPT_ZRANGES 2
 #define OW_CKPT_EXTENTS 4
+
+/* A COMMIT record's payload is the merge tool's, 1 byte to this many;
+ * its count is its number in the chain of commit records (1 for the
+ * first) and its block the offset of the record before it in the chain
+ * (0 for the first).  The header's last_commit is the chain's head. */
+#define OW_COMMIT_RECORD_MAX (64u << 20)
 
 void ow_record_encode (const struct ow_record *r, uint32_t salt, uint8_t *hdr);
 int ow_record_decode (const uint8_t *hdr, uint32_t salt, struct ow_record *r);

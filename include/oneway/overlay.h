@@ -98,6 +98,7 @@ struct ow_info {
   uint64_t written_blocks;      /* data + zero: the written set */
   uint64_t read_blocks;         /* the read set */
   uint64_t index_memory;
+  uint32_t commit_records;      /* in the chain now (ow_commit_records) */
 };
 
 int ow_get_info (struct ow_overlay *ov, struct ow_info *info);
@@ -109,6 +110,28 @@ int ow_written_ranges (struct ow_overlay *ov,
 int ow_read_ranges (struct ow_overlay *ov,
                     int (*fn) (void *opaque, uint64_t first, uint64_t count),
                     void *opaque);
+
+/* Commit records: what `oneway-merge commit` applied, kept in the
+ * overlay (the payload is the tool's, opaque to the engine; at most
+ * OW_COMMIT_RECORD_MAX bytes).  Appending needs an overlay opened for
+ * writing; the record is durable (synced, and the header points at it)
+ * when 0 is returned.  -1 with errno (EIO after a failed sync, which
+ * breaks the overlay like any other; EROFS opened read-only; EFBIG over
+ * max-overlay-size; EINVAL len 0 or > OW_COMMIT_RECORD_MAX).  After -1
+ * the record may or may not be in the chain, as after a crash during
+ * the append: the caller finds out with ow_commit_records, after
+ * reopening if the overlay broke.  Appends are serialized; they may
+ * run alongside writes and flushes. */
+int ow_append_commit_record (struct ow_overlay *ov, const void *payload, uint32_t len);
+
+/* Every commit record, oldest first: fn gets each payload (valid only
+ * during the call); a non-zero return from fn stops and is returned.
+ * The whole chain is checked before fn is first called: -1 with errno
+ * (EBADMSG, and an ow_error message naming the overlay and the offset)
+ * if it is damaged, and fn is not called. */
+int ow_commit_records (struct ow_overlay *ov,
+                       int (*fn) (void *opaque, const void *payload, uint32_t len),
+                       void *opaque);
 
 /* For tests and debugging: a block's kind, 'b'ase, 'z'ero or 'd'ata,
  * and for data where its stored bytes are in the file. */
