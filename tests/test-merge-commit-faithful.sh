@@ -191,6 +191,7 @@ st=0
     st=$?
 [ $st -eq 0 ] || { cat "$tmp/commit.json" "$tmp/commit.err"; fail "commit ${allow[*]} exited $st, expected 0"; }
 jq -e . "$tmp/commit.json" > /dev/null || { cat "$tmp/commit.json"; fail "commit --json is not JSON"; }
+echo "commit: $(jq -c 'if has("summary") then .summary else . end' "$tmp/commit.json" | head -c 400)"
 manifest "$H" > "$tmp/H.manifest"
 # Natively, apart from the noise.
 same "$tmp/native-1.manifest" "$tmp/H.manifest" \
@@ -207,6 +208,7 @@ st=0
 "$merge" commit "$ov" --host "$H" "${allow[@]}" > "$tmp/again.out" 2>&1 || st=$?
 [ $st -eq 1 ] || { cat "$tmp/again.out"; fail "a second commit exited $st, expected 1"; }
 grep -qi "nothing" "$tmp/again.out" || { cat "$tmp/again.out"; fail "a second commit does not say that nothing is left"; }
+echo "a second commit: $(head -n 3 "$tmp/again.out")"
 manifest "$H" > "$tmp/H.again"
 same "$tmp/H.manifest" "$tmp/H.again" "a second commit leaves the host as it was"
 
