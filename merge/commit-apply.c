@@ -689,6 +689,47 @@ step_link (struct committing *c, struct step *s)
   return r;
 }
 
+/* Another name of a file that was replaced: a link to the new version
+ * (at from) is made in staging and swapped in, so the name holds the
+ * old or the new version at every moment; the old waits in staging. */
+static int
+step_relink (struct committing *c, struct step *s)
+{
+  struct host_obj from;
+  struct place pl;
+  struct stat st;
+  char proc[64], n[16];
+  int r;
+
+  staged_name (s->name, n);
+  if (host_lookup (c->host, s->from.s, s->from.len, &from) == -1)
+    return -1;
+  if (from.where != HOST_FOUND || !S_ISREG (from.st.st_mode))
+    r = refuse (c, &s->path, "the file it is another name of is not in the host tree");
+  else if ((r = parent_ready (c, &s->path, &pl)) == 0) {
+    bool there = fstatat (pl.dir.fd, pl.name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (there && st.st_ino == from.st.st_ino)
+      r = 0;                    /* done before */
+    /* The old version's ctime moved when the exchange at from moved
+     * it: known by its inode and size. */
+    else if (!there || st.st_ino != s->expect.ino || (uint64_t) st.st_size != s->expect.size)
+      r = refuse (c, &s->path, "the host changed it since the check");
+    else {
+      snprintf (proc, sizeof proc, "/proc/self/fd/%d", from.fd);
+      commit_point ();
+      if (linkat (AT_FDCWD, proc, c->stg, n, AT_SYMLINK_FOLLOW) == -1 && errno != EEXIST) {
+        ow_error ("commit: linking %s: %m", from.shown);
+        r = -1;
+      }
+      else
+        r = move (c, c->stg, n, pl.dir.fd, pl.name, RENAME_EXCHANGE, &s->path);
+    }
+    place_close (&pl);
+  }
+  host_obj_close (&from);
+  return r;
+}
+
 /* The attributes of an object kept in place (a directory, or a file
  * whose bytes did not change, so its other names keep it): the SEE's
  * owner, mode and xattrs, which replace the host's. */
@@ -772,6 +813,7 @@ commit_switch (struct committing *c)
     case STEP_DETACH: r = step_detach (c, s); break;
     case STEP_ATTACH: case STEP_EXCHANGE: r = step_land (c, s); break;
     case STEP_LINK: r = step_link (c, s); break;
+    case STEP_RELINK: r = step_relink (c, s); break;
     case STEP_ATTRS: r = step_attrs (c, s); break;
     case STEP_TIMES: default: r = step_times (c, s); break;
     }
@@ -887,6 +929,16 @@ undo_step (struct committing *c, struct step *s)
         && at.st_ino == made_ino (c->p, s->name))
       r = move (c, c->stg, n, pl.dir.fd, pl.name, RENAME_EXCHANGE, &s->path);
     break;
+  case STEP_RELINK: {
+    /* Swapped in: the staged name holds the old version again. */
+    struct host_obj from;
+    if (staged && there && host_lookup (c->host, s->from.s, s->from.len, &from) == 0) {
+      if (from.where == HOST_FOUND && at.st_ino == from.st.st_ino && st.st_ino == s->expect.ino)
+        r = move (c, c->stg, n, pl.dir.fd, pl.name, RENAME_EXCHANGE, &s->path);
+      host_obj_close (&from);
+    }
+    break;
+  }
   case STEP_LINK: {
     struct host_obj from;
     if (host_lookup (c->host, s->from.s, s->from.len, &from) == 0 && from.where == HOST_FOUND

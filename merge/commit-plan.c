@@ -23,7 +23,7 @@
 #include "oneway/util.h"
 
 static const char *const op_names[] = {
-  "detach", "attach", "exchange", "link", "attrs", "times",
+  "detach", "attach", "exchange", "link", "relink", "attrs", "times",
 };
 
 void
@@ -157,6 +157,52 @@ host_before (struct review *rv, const struct path *p, struct step *s)
       r = host_read_xattrs (&h, &s->before);
   }
   host_obj_close (&h);
+  return r;
+}
+
+/* A file replaced by a new copy keeps its other names: each name the
+ * base gave the same inode, which the SEE's inode still has, becomes a
+ * link to the copy. */
+static int
+add_relinks (struct plan *p, struct review *rv, const struct change *c)
+{
+  struct object *o = analysis_object (&rv->an, c->ino[S1]);
+  struct path *names = NULL;
+  size_t count = 0;
+  ext2_ino_t ino = c->ino[S1];
+  int r = 0;
+
+  if (!o || o->in[S1].i_links_count < 2 || !LINUX_S_ISREG (o->in[S1].i_mode))
+    return o ? 0 : -1;
+  if (analysis_names (&rv->an, S1, &ino, 1, &names, &count) == -1)
+    return -1;
+  for (size_t k = 0; k < count && r == 0; k++) {
+    struct path place;
+    ext2_ino_t base_ino;
+    struct step *s;
+    int w;
+
+    if (path_compare (&names[k], &c->path) == 0)
+      continue;
+    if ((w = changes_base_path (&rv->cs, &names[k], true, &place)) != 0) {
+      r = w == 1 ? 0 : -1;      /* a name new in the SEE: its own change */
+      continue;
+    }
+    w = pathres_find (&rv->an.v[S0], place.s, place.len, &base_ino);
+    if (w == 0 && base_ino == c->ino[S0]) {
+      if (!(s = add_step (p, STEP_RELINK, &names[k])) || copy_path (&s->from, c->path.s, c->path.len) == -1
+          || host_ident (rv, &place, &s->expect) == -1)
+        r = -1;
+      else
+        s->name = p->next_name++;
+    }
+    else if (w == -1)
+      r = -1;
+    free (place.s);
+  }
+  for (size_t k = 0; k < count; k++)
+    free (names[k].s);
+  free (names);
   return r;
 }
 
@@ -328,7 +374,7 @@ plan_change (struct plan *p, struct review *rv, size_t i)
     s->name = name;
     if (!s->expect.present)     /* gone: check said so, and it was accepted */
       s->op = STEP_ATTACH;
-    if (add_times (p, rv, &c->path, true) == -1)
+    if (add_times (p, rv, &c->path, true) == -1 || add_relinks (p, rv, c) == -1)
       return -1;
     return dir1 ? add_times (p, rv, &c->path, false) : 0;
   }
@@ -342,7 +388,7 @@ step_order (const struct step *s)
   switch (s->op) {
   case STEP_DETACH: return 0;
   case STEP_ATTACH: case STEP_EXCHANGE: case STEP_ATTRS: return 1;
-  case STEP_LINK: return 2;
+  case STEP_LINK: case STEP_RELINK: return 2;
   case STEP_TIMES: default: return 3;
   }
 }

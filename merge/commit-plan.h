@@ -16,7 +16,9 @@
  *           host's object at a path the SEE changed, so the path holds
  *           the old or the new object at every moment and the old one
  *           waits in staging; LINK adds the new names of files that
- *           already have one; ATTRS and TIMES set a directory's
+ *           already have one, and RELINK swaps the other names of a
+ *           file that was replaced for links to its new version;
+ *           ATTRS and TIMES set a directory's
  *           attributes and, last, its times.  Then the filesystem is
  *           synced.
  *   finish  the staging directory, holding now only what was replaced
@@ -49,7 +51,9 @@
 #include "commit-record.h"
 #include "review.h"
 
-enum step_op { STEP_DETACH, STEP_ATTACH, STEP_EXCHANGE, STEP_LINK, STEP_ATTRS, STEP_TIMES };
+enum step_op {
+  STEP_DETACH, STEP_ATTACH, STEP_EXCHANGE, STEP_LINK, STEP_RELINK, STEP_ATTRS, STEP_TIMES
+};
 
 /* A host object as the commit saw it.  Directories are known by inode
  * alone: their size and ctime follow their names, which the host may
@@ -64,7 +68,7 @@ struct ident {
 struct step {
   enum step_op op;
   struct path path;             /* the host path it acts on */
-  struct path from;             /* LINK: the name the object has */
+  struct path from;             /* LINK, RELINK: the name the object has */
   uint32_t name;                /* DETACH, ATTACH, EXCHANGE: the staged entry */
   uint32_t ino;                 /* ATTRS, TIMES, and what is made: the SEE's inode */
   uint64_t obj;                 /* ATTACH: the host inode that lands (made or detached) */

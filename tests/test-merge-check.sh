@@ -27,20 +27,6 @@ in_see ()
     unshare --mount --pid --fork --ipc --uts --net chroot "$1" /bin/sh -c "$2"
 }
 
-# no_readahead NAME: the loop device reads through the FUSE file's page
-# cache, whose read-ahead would put blocks that the SEE never asked for
-# into the read set (files it did not read would count as read): off,
-# in the loop device and in FUSE, so that what the test calls read is
-# what the SEE read.
-no_readahead ()
-{
-    local bdi
-    bdi=$(mountpoint -d "$tmp/fuse-$1") || fail "no FUSE mount for $1"
-    echo 0 > "/sys/class/bdi/$bdi/read_ahead_kb" || fail "cannot turn read-ahead off in FUSE"
-    blockdev --setra 0 "$loopdev" || fail "cannot turn read-ahead off in $loopdev"
-    losetup --direct-io=on "$loopdev" || fail "cannot make $loopdev bypass the page cache"
-}
-
 # tree_state DIR: every object of DIR with its metadata and content, in
 # one line each (sorted), so two states compare as text.
 tree_state ()
