@@ -3,15 +3,18 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ext2fs/ext2fs.h>
 
 #include "commands.h"
 #include "oneway/error.h"
+#include "oneway/escape.h"
 #include "oneway/util.h"
 
 static const struct {
@@ -112,7 +115,15 @@ merge_open_for_tool (const struct merge_opts *o, struct ow_overlay **ov)
     .overlay = o->overlay, .base = o->base, .writable = !o->dry_run, .for_tool = true,
     .compress = -1, .track_reads = -1,
   };
+  struct stat st;
 
+  /* Opened for writing, a missing overlay would be made afresh. */
+  if (stat (o->overlay, &st) == -1) {
+    char *e = ow_escape (o->overlay, strlen (o->overlay));
+    fprintf (stderr, "oneway-merge: overlay %s: %s\n", e ? e : "?", strerror (errno));
+    free (e);
+    return -1;
+  }
   return ow_open (&p, ov);
 }
 
