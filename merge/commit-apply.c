@@ -655,45 +655,13 @@ step_land (struct committing *c, struct step *s)
   return r;
 }
 
+/* A new name for the object at from: LINK makes it where there was
+ * none; RELINK gives another name of a file that was replaced the new
+ * version, through a link made in staging and swapped in, so that the
+ * name holds the old or the new version at every moment (the old waits
+ * in staging). */
 static int
 step_link (struct committing *c, struct step *s)
-{
-  struct host_obj from;
-  struct place pl;
-  struct stat st;
-  char proc[64];
-  int r;
-
-  if (host_lookup (c->host, s->from.s, s->from.len, &from) == -1)
-    return -1;
-  if (from.where != HOST_FOUND || S_ISDIR (from.st.st_mode))
-    r = refuse (c, &s->path, "the file it is another name of is not in the host tree");
-  else if ((r = parent_ready (c, &s->path, &pl)) == 0) {
-    if (fstatat (pl.dir.fd, pl.name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == from.st.st_ino)
-      r = 0;                    /* done before */
-    else {
-      snprintf (proc, sizeof proc, "/proc/self/fd/%d", from.fd);
-      commit_point ();
-      if (linkat (AT_FDCWD, proc, pl.dir.fd, pl.name, AT_SYMLINK_FOLLOW) == 0)
-        r = 0;
-      else if (errno == EEXIST)
-        r = refuse (c, &s->path, "the host made this name since the check");
-      else {
-        ow_error ("commit: linking %s: %m", from.shown);
-        r = -1;
-      }
-    }
-    place_close (&pl);
-  }
-  host_obj_close (&from);
-  return r;
-}
-
-/* Another name of a file that was replaced: a link to the new version
- * (at from) is made in staging and swapped in, so the name holds the
- * old or the new version at every moment; the old waits in staging. */
-static int
-step_relink (struct committing *c, struct step *s)
 {
   struct host_obj from;
   struct place pl;
@@ -704,18 +672,29 @@ step_relink (struct committing *c, struct step *s)
   staged_name (s->name, n);
   if (host_lookup (c->host, s->from.s, s->from.len, &from) == -1)
     return -1;
-  if (from.where != HOST_FOUND || !S_ISREG (from.st.st_mode))
+  if (from.where != HOST_FOUND || S_ISDIR (from.st.st_mode))
     r = refuse (c, &s->path, "the file it is another name of is not in the host tree");
   else if ((r = parent_ready (c, &s->path, &pl)) == 0) {
     bool there = fstatat (pl.dir.fd, pl.name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    snprintf (proc, sizeof proc, "/proc/self/fd/%d", from.fd);
     if (there && st.st_ino == from.st.st_ino)
       r = 0;                    /* done before */
+    else if (s->op == STEP_LINK) {
+      commit_point ();
+      if (linkat (AT_FDCWD, proc, pl.dir.fd, pl.name, AT_SYMLINK_FOLLOW) == 0)
+        r = 0;
+      else if (errno == EEXIST)
+        r = refuse (c, &s->path, "the host made this name since the check");
+      else {
+        ow_error ("commit: linking %s: %m", from.shown);
+        r = -1;
+      }
+    }
     /* The old version's ctime moved when the exchange at from moved
      * it: known by its inode and size. */
     else if (!there || st.st_ino != s->expect.ino || (uint64_t) st.st_size != s->expect.size)
       r = refuse (c, &s->path, "the host changed it since the check");
     else {
-      snprintf (proc, sizeof proc, "/proc/self/fd/%d", from.fd);
       commit_point ();
       if (linkat (AT_FDCWD, proc, c->stg, n, AT_SYMLINK_FOLLOW) == -1 && errno != EEXIST) {
         ow_error ("commit: linking %s: %m", from.shown);
@@ -812,8 +791,7 @@ commit_switch (struct committing *c)
     switch (s->op) {
     case STEP_DETACH: r = step_detach (c, s); break;
     case STEP_ATTACH: case STEP_EXCHANGE: r = step_land (c, s); break;
-    case STEP_LINK: r = step_link (c, s); break;
-    case STEP_RELINK: r = step_relink (c, s); break;
+    case STEP_LINK: case STEP_RELINK: r = step_link (c, s); break;
     case STEP_ATTRS: r = step_attrs (c, s); break;
     case STEP_TIMES: default: r = step_times (c, s); break;
     }
