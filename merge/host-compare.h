@@ -14,11 +14,13 @@
  * different sizes settle "differs"; the same size and the same mtime
  * to the nanosecond settle "same" (rsync's quick check, made strict: a
  * change that keeps both is made on purpose, as touch -r does, not by
- * writing the file).  Otherwise, and when the view keeps no
- * nanoseconds (128-byte inodes), both are read and compared, block by
- * block; holes read as zeroes.  (A base made with mke2fs -d has its
- * mtimes to the second, so there the bytes are read unless the host's
- * mtime is a whole second too.)
+ * writing the file).  A view that keeps its times to the second (a base
+ * made with mke2fs -d) has one more way: the same mtime second and a
+ * host ctime in a second before the inode's crtime (when the view took
+ * the file's content) settle "same", as nothing changed the host's
+ * object since.  Otherwise, and when the view keeps no crtime either
+ * (128-byte inodes), both are read and compared, block by block; holes
+ * read as zeroes.
  *
  * The root's lost+found, which mke2fs makes and e2fsck keeps, is not
  * missing from a host tree that lacks it (one the base was built from
