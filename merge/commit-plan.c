@@ -257,7 +257,7 @@ add_times (struct plan *p, struct review *rv, const struct path *path, bool pare
  * the host's object goes to staging), or the base's object there is
  * on its way out (detached first). */
 static int
-add_landing (struct plan *p, struct review *rv, size_t i, uint32_t name, bool replacing)
+add_landing (struct plan *p, struct review *rv, size_t i, uint32_t name)
 {
   const struct change *c = &rv->cs.c[i];
   struct ident id = { 0 };
@@ -265,17 +265,15 @@ add_landing (struct plan *p, struct review *rv, size_t i, uint32_t name, bool re
   struct step *s;
   int w;
 
-  if (!replacing) {
-    if ((w = changes_base_path (&rv->cs, &c->path, false, &place)) == -1)
+  if ((w = changes_base_path (&rv->cs, &c->path, false, &place)) == -1)
+    return -1;
+  if (w == 0) {
+    w = leaving_has (&p->leaving, &place) ? 0 : host_ident (rv, &place, &id);
+    free (place.s);
+    if (w == -1)
       return -1;
-    if (w == 0) {
-      w = leaving_has (&p->leaving, &place) ? 0 : host_ident (rv, &place, &id);
-      free (place.s);
-      if (w == -1)
-        return -1;
-    }
   }
-  if (!(s = add_step (p, id.present || replacing ? STEP_EXCHANGE : STEP_ATTACH, &c->path)))
+  if (!(s = add_step (p, id.present ? STEP_EXCHANGE : STEP_ATTACH, &c->path)))
     return -1;
   s->name = name;
   s->expect = id;
@@ -313,16 +311,12 @@ plan_change (struct plan *p, struct review *rv, size_t i)
     /* A file with anything more than a new name lands as a new copy;
      * a directory keeps its inode (its entries are changes of their
      * own) and gets its attributes in place. */
-    if (!dir1 && (c->what & ~(1u << ASPECT_LINKS))) {
-      if (add_make (p, rv, c->ino[S1], &name) == -1)
-        return -1;
-    }
-    else
-      p->s[p->n - 1].obj = 0;
-    if (add_landing (p, rv, i, name, false) == -1)
+    if (!dir1 && (c->what & ~(1u << ASPECT_LINKS)) && add_make (p, rv, c->ino[S1], &name) == -1)
+      return -1;
+    if (add_landing (p, rv, i, name) == -1)
       return -1;
     if (dir1 && (c->what & attrs)) {
-      if (!(s = add_step (p, STEP_ATTRS, &c->path)))
+      if (!(s = add_step (p, STEP_ATTRS, &c->path)) || host_before (rv, &c->from, s) == -1)
         return -1;
       s->ino = c->ino[S1];
     }
@@ -336,7 +330,7 @@ plan_change (struct plan *p, struct review *rv, size_t i)
           || copy_path (&s->from, c->link_of.s, c->link_of.len) == -1)
         return -1;
     }
-    else if (add_make (p, rv, c->ino[S1], &name) == -1 || add_landing (p, rv, i, name, false) == -1)
+    else if (add_make (p, rv, c->ino[S1], &name) == -1 || add_landing (p, rv, i, name) == -1)
       return -1;
     if (add_times (p, rv, &c->path, true) == -1)
       return -1;
