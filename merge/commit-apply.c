@@ -601,6 +601,32 @@ move (struct committing *c, int from, const char *fname, int to, const char *tna
   return -1;
 }
 
+/* Resuming: a detached object is in staging, unless its ATTACH step (a
+ * rename that keeps the object) has put it at its new path since.  So
+ * an object that is neither there nor at its old path was moved before
+ * the crash only if it is at that new path; if it is not, the host
+ * replaced or removed it after the commit looked.  (A deletion of what
+ * the host removed too is done all the same.)  1, 0, or -1 with a
+ * message. */
+static int
+detached_before (struct committing *c, const struct step *s, bool there)
+{
+  for (size_t i = 0; i < c->p->n; i++) {
+    const struct step *a = &c->p->s[i];
+    if (a->op == STEP_ATTACH && a->name == s->name) {
+      struct host_obj h;
+      bool landed;
+      if (host_lookup (c->host, a->path.s, a->path.len, &h) == -1)
+        return -1;
+      landed = h.where == HOST_FOUND && h.st.st_dev == s->expect.dev
+        && h.st.st_ino == s->expect.ino;
+      host_obj_close (&h);
+      return landed;
+    }
+  }
+  return !there;
+}
+
 static int
 step_detach (struct committing *c, struct step *s)
 {
@@ -616,10 +642,12 @@ step_detach (struct committing *c, struct step *s)
     bool there = fstatat (pl.dir.fd, pl.name, &st, AT_SYMLINK_NOFOLLOW) == 0;
     if (there && same_ident (&s->expect, &st))
       r = move (c, pl.dir.fd, pl.name, c->stg, n, RENAME_NOREPLACE, &s->path);
-    /* Resuming: gone from its path (and from staging) means detached
-     * and attached elsewhere before the crash. */
-    else if (c->resuming && (!there || st.st_ino != s->expect.ino))
-      r = 0;
+    /* Resuming: gone from its path and from staging. */
+    else if (c->resuming && (!there || st.st_ino != s->expect.ino)) {
+      r = detached_before (c, s, there);
+      r = r == -1 ? -1 : r ? 0 : refuse (c, &s->path, there ? "the host changed it since the check"
+                                         : "the host removed it since the check");
+    }
     else
       r = refuse (c, &s->path, "the host changed it since the check");
   }
