@@ -274,7 +274,7 @@ commit_journaled (const struct merge_opts *o, const char *journal)
   if (o->abort) {
     if (commit_undo (&c) == 0 && journal_remove (journal) == 0) {
       fprintf (stderr, "oneway-merge: the commit is undone; the host tree is as it was "
-               "before it (directories' times aside)\n");
+               "before it\n");
       r = EXIT_YES;
     }
     goto out;

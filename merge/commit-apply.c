@@ -511,8 +511,10 @@ place_open (struct committing *c, const struct path *p, struct place *pl)
   while (cut > 0 && p->s[cut - 1] != '/')
     cut--;
   if (cut == 0 || p->len - cut > NAME_MAX || p->len == cut) {
+    char *e = ow_escape (p->s, p->len);
     errno = EINVAL;
-    ow_error ("commit: %s is not a path a commit can change", "?");
+    ow_error ("commit: %s is not a path a commit can change", e ? e : "?");
+    free (e);
     return -1;
   }
   memcpy (pl->name, p->s + cut, p->len - cut);
@@ -913,7 +915,7 @@ undo_step (struct committing *c, struct step *s)
   int r = 0, staged;
 
   if (s->op == STEP_TIMES)
-    return 0;                   /* a directory's times stay as they are */
+    return 0;                   /* last, once every name is back: put_back_times */
   staged_name (s->name, n);
   staged = s->op == STEP_LINK || s->op == STEP_ATTRS ? 0 : staged_stat (c, s->name, &st);
   if (staged == -1 || place_open (c, &s->path, &pl) == -1)
@@ -975,6 +977,31 @@ undo_step (struct committing *c, struct step *s)
   return r;
 }
 
+/* The times a directory had, once the names the commit moved in and
+ * out of it are back (each move touched them). */
+static int
+put_back_times (struct committing *c, const struct dir_times *t)
+{
+  struct timespec ts[2] = { { t->t[0], t->t[1] }, { t->t[2], t->t[3] } };
+  struct host_obj h;
+  int fd, r = 0;
+
+  if (host_lookup (c->host, t->path.s, t->path.len, &h) == -1)
+    return -1;
+  if (h.where == HOST_FOUND && h.st.st_ino == t->ino && S_ISDIR (h.st.st_mode)) {
+    commit_point ();
+    fd = openat (h.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd == -1 || futimens (fd, ts) == -1) {
+      ow_error ("abort: putting back the times of %s: %m", h.shown);
+      r = -1;
+    }
+    if (fd >= 0)
+      close (fd);
+  }
+  host_obj_close (&h);
+  return r;
+}
+
 int
 commit_undo (struct committing *c)
 {
@@ -982,10 +1009,14 @@ commit_undo (struct committing *c)
 
   if (c->stg < 0 && open_staging (c, false) == -1)
     return -1;
-  if (c->stg >= 0 && c->p->written)
+  if (c->stg >= 0 && c->p->written) {
     for (size_t i = c->p->n; i-- > 0; )
       if (undo_step (c, &c->p->s[i]) == -1)
         r = -1;
+    for (size_t i = 0; i < c->p->ndt && r == 0; i++)
+      if (put_back_times (c, &c->p->dt[i]) == -1)
+        r = -1;
+  }
   if (r == 0 && (remove_staging (c) == -1 || restore_root_times (c, true) == -1 || sync_host (c) == -1))
     r = -1;
   return r;

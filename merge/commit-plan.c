@@ -35,6 +35,9 @@ plan_free (struct plan *p)
     xattrs_free (&p->s[i].before);
   }
   free (p->s);
+  for (size_t i = 0; i < p->ndt; i++)
+    free (p->dt[i].path.s);
+  free (p->dt);
   free (p->m);
   free (p->host);
   free (p->record);
@@ -105,39 +108,6 @@ is_dir_in (struct review *rv, uint32_t ino, int v)
   return o && LINUX_S_ISDIR (o->in[v].i_mode);
 }
 
-/* A time step for the directory that held base path b (deleted or
- * renamed away), wherever the SEE has that directory now. */
-static int
-add_times_of_base_parent (struct plan *p, struct review *rv, const struct path *b)
-{
-  size_t len = b->len, count = 0;
-  struct path *names = NULL;
-  ext2_ino_t ino;
-  struct step *s;
-  int r;
-
-  while (len > 1 && b->s[len - 1] != '/')
-    len--;
-  if (len > 1)
-    len--;
-  if ((r = pathres_find (&rv->an.v[S0], b->s, len, &ino)) != 0)
-    return r == 1 ? 0 : -1;
-  if (!is_dir_in (rv, ino, S1))
-    return 0;                   /* the SEE removed it too */
-  if (analysis_names (&rv->an, S1, &ino, 1, &names, &count) == -1)
-    return -1;
-  r = 0;
-  if (count) {
-    if ((s = add_step (p, STEP_TIMES, &names[0])))
-      s->ino = ino;
-    else
-      r = -1;
-  }
-  for (size_t k = 0; k < count; k++)
-    free (names[k].s);
-  free (names);
-  return r;
-}
 
 /* An object kept in place: what it is, and what --abort would put back. */
 static int
@@ -225,6 +195,46 @@ add_make (struct plan *p, struct review *rv, uint32_t ino, uint32_t *name)
 }
 
 
+/* The SEE's times for its directory ino at path, once its entries are
+ * in. */
+static int
+add_times_step (struct plan *p, const struct path *path, ext2_ino_t ino)
+{
+  struct step *s = add_step (p, STEP_TIMES, path);
+
+  if (!s)
+    return -1;
+  s->ino = ino;
+  return 0;
+}
+
+/* A time step for the directory that held base path b (deleted or
+ * renamed away), wherever the SEE has that directory now. */
+static int
+add_times_of_base_parent (struct plan *p, struct review *rv, const struct path *b)
+{
+  size_t len = b->len, count = 0;
+  struct path *names = NULL;
+  ext2_ino_t ino;
+  int r;
+
+  while (len > 1 && b->s[len - 1] != '/')
+    len--;
+  if (len > 1)
+    len--;
+  if ((r = pathres_find (&rv->an.v[S0], b->s, len, &ino)) != 0)
+    return r == 1 ? 0 : -1;
+  if (!is_dir_in (rv, ino, S1))
+    return 0;                   /* the SEE removed it too */
+  if (analysis_names (&rv->an, S1, &ino, 1, &names, &count) == -1)
+    return -1;
+  r = count ? add_times_step (p, &names[0], ino) : 0;
+  for (size_t k = 0; k < count; k++)
+    free (names[k].s);
+  free (names);
+  return r;
+}
+
 /* A time step for the SEE's directory at path (its parent, with
  * parent), if the SEE has a directory there. */
 static int
@@ -232,7 +242,6 @@ add_times (struct plan *p, struct review *rv, const struct path *path, bool pare
 {
   struct path d = *path;
   ext2_ino_t ino;
-  struct step *s;
   int r;
 
   if (parent) {
@@ -246,10 +255,7 @@ add_times (struct plan *p, struct review *rv, const struct path *path, bool pare
     return r == 1 ? 0 : -1;
   if (!is_dir_in (rv, ino, S1))
     return 0;
-  if (!(s = add_step (p, STEP_TIMES, &d)))
-    return -1;
-  s->ino = ino;
-  return 0;
+  return add_times_step (p, &d, ino);
 }
 
 /* A staged object lands at the SEE's path: beside nothing, unless the
@@ -374,6 +380,71 @@ plan_change (struct plan *p, struct review *rv, size_t i)
   }
 }
 
+/* The host directory at base path b (its parent, with parent): its
+ * times, once. */
+static int
+note_dir_times (struct plan *p, struct review *rv, const struct path *b, bool parent)
+{
+  struct path d = *b;
+  struct host_obj h;
+  struct dir_times *t;
+  int r;
+
+  if (parent) {
+    while (d.len > 1 && d.s[d.len - 1] != '/')
+      d.len--;
+    if (d.len > 1)
+      d.len--;
+  }
+  for (size_t i = 0; i < p->ndt; i++)
+    if (path_compare (&p->dt[i].path, &d) == 0)
+      return 0;
+  if ((r = host_lookup (&rv->host, d.s, d.len, &h)) == 0 && h.where == HOST_FOUND
+      && S_ISDIR (h.st.st_mode)) {
+    if (ow_grow_array (&p->dt, &p->capdt, p->ndt + 1, sizeof *p->dt) == -1
+        || copy_path (&p->dt[p->ndt].path, d.s, d.len) == -1)
+      r = -1;
+    else {
+      t = &p->dt[p->ndt++];
+      t->ino = h.st.st_ino;
+      t->t[0] = h.st.st_atim.tv_sec;
+      t->t[1] = h.st.st_atim.tv_nsec;
+      t->t[2] = h.st.st_mtim.tv_sec;
+      t->t[3] = h.st.st_mtim.tv_nsec;
+    }
+  }
+  host_obj_close (&h);
+  return r;
+}
+
+/* Every host directory the steps change (the one a name leaves or
+ * lands in, or whose times are set), where the base has it. */
+static int
+note_all_dir_times (struct plan *p, struct review *rv)
+{
+  for (size_t i = 0; i < p->n; i++) {
+    const struct step *s = &p->s[i];
+    struct path place;
+    int w;
+
+    if (s->op == STEP_DETACH) {
+      if (note_dir_times (p, rv, &s->path, true) == -1)
+        return -1;
+      continue;
+    }
+    if ((w = changes_base_path (&rv->cs, &s->path, s->op == STEP_TIMES, &place)) != 0) {
+      if (w == -1)
+        return -1;
+      continue;                 /* in a directory new in the SEE: undone with it */
+    }
+    w = note_dir_times (p, rv, &place, s->op != STEP_TIMES);
+    free (place.s);
+    if (w == -1)
+      return -1;
+  }
+  return 0;
+}
+
 /* The order of the switch phase: detaches deepest first, then what
  * lands and what changes in place, parents first; links; times. */
 static int
@@ -454,6 +525,8 @@ plan_build (struct review *rv, const char *host, struct plan *p)
     qsort (p->s, p->n, sizeof *p->s, compare_steps);
   dedupe_times (p);
   leaving_free (&p->leaving);
+  if (note_all_dir_times (p, rv) == -1)
+    goto fail;
   /* What lands, for --abort and --resume to know it by. */
   for (size_t i = 0; i < p->n; i++)
     if (p->s[i].op == STEP_DETACH)
@@ -565,6 +638,13 @@ encode_plan (const struct plan *p, char **out, size_t *outlen)
       e |= put_hex (&b, &len, &cap, s->before.x[k].value, s->before.x[k].len);
       e |= put (&b, &len, &cap, "\n");
     }
+  }
+  for (size_t i = 0; i < p->ndt && !e; i++) {
+    const struct dir_times *t = &p->dt[i];
+    e |= put (&b, &len, &cap, "dirtimes %" PRIu64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
+              " ", t->ino, t->t[0], t->t[1], t->t[2], t->t[3]);
+    e |= put_hex (&b, &len, &cap, t->path.s, t->path.len);
+    e |= put (&b, &len, &cap, "\n");
   }
   e |= put (&b, &len, &cap, "record ");
   e |= hex_append (&b, &len, &cap, p->record, strlen (p->record));
@@ -759,6 +839,20 @@ parse_line (struct plan *p, char *line, int *state)
     return parse_step (p, line);
   if (strncmp (line, "xattr ", 6) == 0 && p->n)
     return parse_xattr (&p->s[p->n - 1], line + 6);
+  if (strncmp (line, "dirtimes ", 9) == 0) {
+    struct dir_times t = { 0 };
+    int k;
+    if (sscanf (line, "dirtimes %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %n",
+                &t.ino, &t.t[0], &t.t[1], &t.t[2], &t.t[3], &k) != 5
+        || field_path (line + k, &t.path) == -1)
+      return -1;
+    if (!t.path.len || ow_grow_array (&p->dt, &p->capdt, p->ndt + 1, sizeof *p->dt) == -1) {
+      free (t.path.s);
+      return -1;
+    }
+    p->dt[p->ndt++] = t;
+    return 0;
+  }
   if (strncmp (line, "record ", 7) == 0)
     return hex_decode (line + 7, strlen (line + 7), &p->record, &n);
   if (strcmp (line, "plan end") == 0)

@@ -78,6 +78,14 @@ struct step {
   int64_t before_times[4];      /* atime, mtime: seconds, nanoseconds */
 };
 
+/* A host directory whose names or times the commit changes, with its
+ * times before, for an undo to put back once every name is back. */
+struct dir_times {
+  struct path path;             /* where the base (and the host) has it */
+  uint64_t ino;
+  int64_t t[4];                 /* atime, mtime: seconds, nanoseconds */
+};
+
 /* A new object, made in staging in the write phase. */
 struct make {
   uint32_t name;
@@ -99,6 +107,8 @@ struct plan {
   size_t n, cap;
   struct make *m;
   size_t nm, capm;
+  struct dir_times *dt;
+  size_t ndt, capdt;
   uint32_t next_name;
   uint64_t bytes;               /* to write */
   bool written, switched;       /* phases the journal says are done */
