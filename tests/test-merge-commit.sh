@@ -55,6 +55,7 @@ echo a > "$T/a"; echo b > "$T/b"
 echo x > "$T/ren/x"
 echo y > "$T/gone/deep/y"
 echo z > "$T/keepdir/z"
+echo "read by the SEE" > "$T/d/sub/conf"
 find "$T" -exec touch -h -d '2020-01-01 00:00:00' {} +
 base=$tmp/base.img
 mke2fs -q -t ext4 -b 4096 -d "$T" -E lazy_itable_init=0,lazy_journal_init=0 -I 256 "$base" 64M
@@ -72,6 +73,7 @@ no_readahead see
     chmod 700 d
     setfattr -n user.color -v blue keep
     echo more >> hl
+    cat d/sub/conf > /dev/null
     rm -r gone
     mv a tmpx; mv b a; mv tmpx b
     mv ren ren2; echo inside > ren2/new
@@ -137,6 +139,9 @@ manifest "$tmp/P" > "$tmp/got"
 same_manifest "two partial commits" "$tmp/want" "$tmp/got"
 
 # ================================================================ 3. conflicts
+# conflict KIND CHANGE ACCEPT: the host makes CHANGE in its tree; check
+# and commit name a KIND conflict, commit refuses with the host tree as
+# it was, and with --accept ACCEPT (if given) goes through.
 conflict ()
 {
     local what=$1 change=$2 accept=$3 st=0
@@ -147,6 +152,7 @@ conflict ()
     "$merge" commit "$tmp/c.ow" --host "$tmp/C" > "$tmp/c.out" 2> "$tmp/c.err" || st=$?
     [ $st -eq 1 ] || { cat "$tmp/c.err"; fail "$what: commit exited $st, expected 1"; }
     grep -q "refused" "$tmp/c.err" || fail "$what: commit does not say it refused"
+    grep -q "^$what " "$tmp/c.out" || { cat "$tmp/c.out"; fail "$what: the refusal does not name the conflict"; }
     manifest "$tmp/C" > "$tmp/c.after"
     same_manifest "$what: a refused commit" "$tmp/c.before" "$tmp/c.after"
     ls -a "$tmp/C" | grep -q oneway-commit && fail "$what: staging left behind"
@@ -154,6 +160,8 @@ conflict ()
     "$merge" commit "$tmp/c.ow" --host "$tmp/C" --accept "$accept" > /dev/null 2> "$tmp/c.err" ||
         { cat "$tmp/c.err"; fail "$what: commit --accept $accept failed"; }
 }
+conflict "read-write" 'echo host >> d/sub/conf' /d/sub/conf
+grep -q host "$tmp/C/d/sub/conf" || fail "read-write: the commit changed what only the SEE read"
 conflict "write-write" 'echo host >> etc/motd' /etc/motd
 grep -q more "$tmp/C/etc/motd" || fail "write-write: --accept did not apply the SEE's version"
 conflict "name" 'echo host > newfile' /newfile
