@@ -32,7 +32,7 @@ static int
 report (const struct merge_opts *o, const struct plan *p, const char *verb)
 {
   struct applied a = { 0 };
-  char id[2 * COMMIT_ID_SIZE + 1], size[32];
+  char id[2 * COMMIT_ID_SIZE + 1], size[32], data[32];
   size_t n = 0;
 
   if (commit_record_decode (&a, p->record, strlen (p->record), o->overlay, a.ncommits + 1) == -1)
@@ -65,7 +65,8 @@ report (const struct merge_opts *o, const struct plan *p, const char *verb)
       json_key (&j, change_kind_names[k]); json_u64 (&j, a.commit[0].count[k]);
     }
     json_key (&j, "objects_written"); json_u64 (&j, p->nm);
-    json_key (&j, "bytes_written"); json_u64 (&j, p->bytes);
+    json_key (&j, "file_bytes"); json_u64 (&j, p->bytes);
+    json_key (&j, "bytes_written"); json_u64 (&j, p->data_written);
     json_object_end (&j);
     json_object_end (&j);
     json_finish (&j);
@@ -86,10 +87,11 @@ report (const struct merge_opts *o, const struct plan *p, const char *verb)
     for (int k = 0; k < CHANGE_KINDS; k++)
       n += a.commit[0].count[k];
     printf ("%s %zu change%s into %s (%zu added, %zu modified, %zu deleted, %zu renamed; "
-            "%zu objects, %s written); commit %s\n", verb, n, n == 1 ? "" : "s",
-            host ? host : "?", a.commit[0].count[CHANGE_ADDED], a.commit[0].count[CHANGE_MODIFIED],
-            a.commit[0].count[CHANGE_DELETED], a.commit[0].count[CHANGE_RENAMED], p->nm,
-            ow_human_size (p->bytes, size, sizeof size), id);
+            "%zu objects, files of %s, %s of data written); commit %s\n", verb, n,
+            n == 1 ? "" : "s", host ? host : "?", a.commit[0].count[CHANGE_ADDED],
+            a.commit[0].count[CHANGE_MODIFIED], a.commit[0].count[CHANGE_DELETED],
+            a.commit[0].count[CHANGE_RENAMED], p->nm, ow_human_size (p->bytes, size, sizeof size),
+            ow_human_size (p->data_written, data, sizeof data), id);
     free (host);
   }
   applied_free (&a);
@@ -156,6 +158,9 @@ commit_new (const struct merge_opts *o, const char *journal)
   struct review rv;
   struct plan plan = { 0 };
   struct committing c = { .stg = -1 };
+  struct selection_problem *probs = NULL;
+  size_t nprobs = 0;
+  bool *chosen = NULL, planned;
   struct stat st;
   int r = EXIT_ERROR, w;
 
@@ -167,7 +172,20 @@ commit_new (const struct merge_opts *o, const char *journal)
     free (e);
     return EXIT_ERROR;
   }
-  if (review_open (o, !o->dry_run, &rv) == -1 || review_judge (o, &rv) == -1)
+  if (review_open (o, !o->dry_run, &rv) == -1)
+    goto out;
+  /* What each host object is now, before the check looks at it: an
+   * object that changes after the check is then caught when it is
+   * replaced.  (The selection does not depend on the host.)  A plan
+   * that cannot be made is an error only if the check lets the commit
+   * through. */
+  if (!(chosen = calloc (rv.cs.n ? rv.cs.n : 1, sizeof *chosen))
+      || selection_resolve (&rv.sel, &rv.cs, chosen, &probs, &nprobs) == -1) {
+    perror ("oneway-merge");
+    goto out;
+  }
+  planned = plan_build (&rv, chosen, o->host, &plan) == 0;
+  if (review_judge (o, &rv) == -1)
     goto out;
   if (rv.v.nchosen == 0) {
     if (rv.skipped && rv.cs.n == 0)
@@ -184,15 +202,8 @@ commit_new (const struct merge_opts *o, const char *journal)
     r = EXIT_NO;
     goto out;
   }
-  /* What each host object is now, then the check once more: an object
-   * that changes after this is caught when it is replaced. */
-  if (plan_build (&rv, o->host, &plan) == -1 || review_judge (o, &rv) == -1)
+  if (!planned)
     goto out;
-  if (rv.v.blocking) {
-    say_refused (o, &rv, NULL);
-    r = EXIT_NO;
-    goto out;
-  }
   if (o->dry_run) {
     r = report (o, &plan, "would commit") == 0 ? EXIT_YES : EXIT_ERROR;
     goto out;
@@ -221,6 +232,10 @@ commit_new (const struct merge_opts *o, const char *journal)
     fprintf (stderr, "oneway-merge: commit stopped (see above); commit --resume finishes it, "
              "commit --abort undoes it\n");
  out:
+  for (size_t k = 0; k < nprobs; k++)
+    free (probs[k].detail);
+  free (probs);
+  free (chosen);
   committing_close (&c);
   plan_free (&plan);
   review_close (&rv);

@@ -487,6 +487,7 @@ commit_write (struct committing *c)
     progress_show (&pr, false);
   }
   progress_show (&pr, true);
+  c->p->data_written = pr.bytes;
   if (sync_host (c) == -1 || journal_phase (c->journal, c->p, "written") == -1)
     return -1;
   c->p->written = true;

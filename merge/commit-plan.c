@@ -491,7 +491,7 @@ dedupe_times (struct plan *p)
 }
 
 int
-plan_build (struct review *rv, const char *host, struct plan *p)
+plan_build (struct review *rv, const bool *chosen, const char *host, struct plan *p)
 {
   struct ow_info info;
   struct stat st;
@@ -516,10 +516,10 @@ plan_build (struct review *rv, const char *host, struct plan *p)
   p->root_times[2] = st.st_mtim.tv_sec;
   p->root_times[3] = st.st_mtim.tv_nsec;
   memcpy (p->overlay_uuid, info.header.uuid, sizeof p->overlay_uuid);
-  if (!(p->host = strdup (host)) || leaving_init (&p->leaving, &rv->cs, rv->v.chosen) == -1)
+  if (!(p->host = strdup (host)) || leaving_init (&p->leaving, &rv->cs, chosen) == -1)
     goto nomem;
   for (size_t i = 0; i < rv->cs.n; i++)
-    if (rv->v.chosen[i] && plan_change (p, rv, i) == -1)
+    if (chosen[i] && plan_change (p, rv, i) == -1)
       goto fail;
   if (p->n > 1)
     qsort (p->s, p->n, sizeof *p->s, compare_steps);
@@ -533,7 +533,7 @@ plan_build (struct review *rv, const char *host, struct plan *p)
       for (size_t j = 0; j < p->n; j++)
         if (p->s[j].op == STEP_ATTACH && p->s[j].name == p->s[i].name)
           p->s[j].obj = p->s[i].expect.ino;
-  if (commit_record_encode (p->id, time (NULL), host, &rv->an, &rv->cs, rv->v.chosen,
+  if (commit_record_encode (p->id, time (NULL), host, &rv->an, &rv->cs, chosen,
                             &p->record) == -1)
     goto nomem;
   return 0;

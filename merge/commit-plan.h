@@ -110,14 +110,16 @@ struct plan {
   struct dir_times *dt;
   size_t ndt, capdt;
   uint32_t next_name;
-  uint64_t bytes;               /* to write */
+  uint64_t bytes;               /* the files' sizes, holes included */
+  uint64_t data_written;        /* bytes of data this run wrote (not kept) */
   bool written, switched;       /* phases the journal says are done */
   struct leaving leaving;       /* while it is built */
 };
 
-/* The plan for the chosen changes of rv (whose verdict let them
- * through).  -1 with a message. */
-int plan_build (struct review *rv, const char *host, struct plan *p);
+/* The plan for the changes of rv with chosen[i] (as the selection
+ * takes them), with what each host object it acts on is now.  -1 with
+ * a message. */
+int plan_build (struct review *rv, const bool *chosen, const char *host, struct plan *p);
 void plan_free (struct plan *p);
 
 /* OVERLAY.commit */
