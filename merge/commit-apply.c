@@ -97,6 +97,25 @@ inode_times (struct extfs *x, const struct ext2_inode_large *in, struct timespec
   t[1] = inode_time (x, in, in->i_mtime, offsetof (struct ext2_inode_large, i_mtime_extra));
 }
 
+/* Set the times of the directory dir (an O_PATH fd); what is named
+ * what for the error. */
+static int
+set_dir_times (int dir, const struct timespec ts[2], const char *what)
+{
+  int fd;
+
+  commit_point ();
+  fd = openat (dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd == -1 || futimens (fd, ts) == -1) {
+    ow_error ("commit: setting the times of %s: %m", what);
+    if (fd >= 0)
+      close (fd);
+    return -1;
+  }
+  close (fd);
+  return 0;
+}
+
 static int
 read_see_inode (struct committing *c, uint32_t ino, struct ext2_inode_large *in)
 {
@@ -789,7 +808,7 @@ step_times (struct committing *c, struct step *s)
   struct ext2_inode_large in;
   struct timespec t[2];
   struct host_obj h;
-  int r = 0, fd;
+  int r = 0;
 
   if (read_see_inode (c, s->ino, &in) == -1 || host_lookup (c->host, s->path.s, s->path.len, &h) == -1)
     return -1;
@@ -797,14 +816,7 @@ step_times (struct committing *c, struct step *s)
    * out) keeps the times it has. */
   if (h.where == HOST_FOUND && S_ISDIR (h.st.st_mode)) {
     inode_times (c->see, &in, t);
-    commit_point ();
-    fd = openat (h.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd == -1 || futimens (fd, t) == -1) {
-      ow_error ("commit: setting the times of %s: %m", h.shown);
-      r = -1;
-    }
-    if (fd >= 0)
-      close (fd);
+    r = set_dir_times (h.fd, t, h.shown);
   }
   host_obj_close (&h);
   return r;
@@ -843,21 +855,11 @@ restore_root_times (struct committing *c, bool undone)
 {
   const int64_t *t = c->p->root_times;
   struct timespec ts[2] = { { t[0], t[1] }, { t[2], t[3] } };
-  int fd;
 
   for (size_t i = 0; i < c->p->n && !undone; i++)
     if (c->p->s[i].op == STEP_TIMES && c->p->s[i].path.len == 1)
       return step_times (c, &c->p->s[i]);
-  commit_point ();
-  fd = openat (c->host->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd == -1 || futimens (fd, ts) == -1) {
-    ow_error ("commit: setting the times of host tree %s: %m", c->host->name);
-    if (fd >= 0)
-      close (fd);
-    return -1;
-  }
-  close (fd);
-  return 0;
+  return set_dir_times (c->host->root, ts, c->host->name);
 }
 
 int
@@ -985,20 +987,12 @@ put_back_times (struct committing *c, const struct dir_times *t)
 {
   struct timespec ts[2] = { { t->t[0], t->t[1] }, { t->t[2], t->t[3] } };
   struct host_obj h;
-  int fd, r = 0;
+  int r = 0;
 
   if (host_lookup (c->host, t->path.s, t->path.len, &h) == -1)
     return -1;
-  if (h.where == HOST_FOUND && h.st.st_ino == t->ino && S_ISDIR (h.st.st_mode)) {
-    commit_point ();
-    fd = openat (h.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd == -1 || futimens (fd, ts) == -1) {
-      ow_error ("abort: putting back the times of %s: %m", h.shown);
-      r = -1;
-    }
-    if (fd >= 0)
-      close (fd);
-  }
+  if (h.where == HOST_FOUND && h.st.st_ino == t->ino && S_ISDIR (h.st.st_mode))
+    r = set_dir_times (h.fd, ts, h.shown);
   host_obj_close (&h);
   return r;
 }

@@ -101,6 +101,19 @@ host_ident (struct review *rv, const struct path *p, struct ident *id)
   return r;
 }
 
+/* The directory a path is in ("/" for "/" itself). */
+static struct path
+parent_of (const struct path *p)
+{
+  struct path d = *p;
+
+  while (d.len > 1 && d.s[d.len - 1] != '/')
+    d.len--;
+  if (d.len > 1)
+    d.len--;
+  return d;
+}
+
 static bool
 is_dir_in (struct review *rv, uint32_t ino, int v)
 {
@@ -213,16 +226,12 @@ add_times_step (struct plan *p, const struct path *path, ext2_ino_t ino)
 static int
 add_times_of_base_parent (struct plan *p, struct review *rv, const struct path *b)
 {
-  size_t len = b->len, count = 0;
-  struct path *names = NULL;
+  struct path d = parent_of (b), *names = NULL;
+  size_t count = 0;
   ext2_ino_t ino;
   int r;
 
-  while (len > 1 && b->s[len - 1] != '/')
-    len--;
-  if (len > 1)
-    len--;
-  if ((r = pathres_find (&rv->an.v[S0], b->s, len, &ino)) != 0)
+  if ((r = pathres_find (&rv->an.v[S0], d.s, d.len, &ino)) != 0)
     return r == 1 ? 0 : -1;
   if (!is_dir_in (rv, ino, S1))
     return 0;                   /* the SEE removed it too */
@@ -240,16 +249,10 @@ add_times_of_base_parent (struct plan *p, struct review *rv, const struct path *
 static int
 add_times (struct plan *p, struct review *rv, const struct path *path, bool parent)
 {
-  struct path d = *path;
+  struct path d = parent ? parent_of (path) : *path;
   ext2_ino_t ino;
   int r;
 
-  if (parent) {
-    while (d.len > 1 && d.s[d.len - 1] != '/')
-      d.len--;
-    if (d.len > 1)
-      d.len--;
-  }
   /* Not there in the SEE (a path whose parent went too): no times. */
   if ((r = pathres_find (&rv->an.v[S1], d.s, d.len, &ino)) != 0)
     return r == 1 ? 0 : -1;
@@ -385,17 +388,11 @@ plan_change (struct plan *p, struct review *rv, size_t i)
 static int
 note_dir_times (struct plan *p, struct review *rv, const struct path *b, bool parent)
 {
-  struct path d = *b;
+  struct path d = parent ? parent_of (b) : *b;
   struct host_obj h;
   struct dir_times *t;
   int r;
 
-  if (parent) {
-    while (d.len > 1 && d.s[d.len - 1] != '/')
-      d.len--;
-    if (d.len > 1)
-      d.len--;
-  }
   for (size_t i = 0; i < p->ndt; i++)
     if (path_compare (&p->dt[i].path, &d) == 0)
       return 0;
